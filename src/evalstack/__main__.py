@@ -1,0 +1,3 @@
+from evalstack.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""Public benchmarks, one module each, registered lazily in ``evalstack.core.registry``."""

@@ -1,0 +1,1 @@
+"""The ``evalstack`` command line: one module per command, loaded lazily."""

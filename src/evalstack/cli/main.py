@@ -1,0 +1,83 @@
+"""The ``evalstack`` entry point: a lazy click group and plain error reporting.
+
+User errors (bad data, unknown names, missing extras) print one clear message and exit with
+their code; they never show a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+COMMANDS = {
+    "run": ("evalstack.cli.run", "run_command", "Run tasks on models and store the results."),
+    "runs": ("evalstack.cli.runs", "runs_command", "List stored runs, newest first."),
+    "show": ("evalstack.cli.show", "show_command", "Show a run's results, overall and by category."),
+    "export": ("evalstack.cli.export", "export_command", "Export a run's samples."),
+}
+
+
+class LazyGroup(click.Group):
+    """Imports a command's module only when that command runs (keeps --help fast)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, attr, _ = COMMANDS[cmd_name]
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, help_) for name, (_, _, help_) in COMMANDS.items()])
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from evalstack.core.errors import EvalstackError
+
+        try:
+            return super().invoke(ctx)
+        except EvalstackError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted; finished samples are stored. Run again to resume.", err=True)
+            ctx.exit(130)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        name = args[0] if args else ""
+        if name and name not in COMMANDS and not name.startswith("-"):
+            import difflib
+
+            close = difflib.get_close_matches(name, list(COMMANDS), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise click.UsageError(f"No such command {name!r}.{hint}", ctx)
+        return super().resolve_command(ctx, args)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="evalstack")
+def cli() -> None:
+    """evalstack: evaluate LLMs and LLM applications, with every number's uncertainty.
+
+    \b
+    Quick start (no API key, no network):
+      evalstack run demo_unit demo_mmlu --model local/smollm2
+      evalstack runs
+      evalstack show RUN_ID
+
+    \b
+    Your own unit evals (one JSON object per line with "input" and "target"):
+      evalstack run cases.jsonl --model openai/gpt-4o-mini --scorer exact_match
+
+    Runs are stored in a SQLite file (see `evalstack run --help`, --store) and resume
+    automatically when the same command is run again.
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; user errors exit with their code and a one-line message."""
+    cli.main(args=argv, prog_name="evalstack")

@@ -1,0 +1,105 @@
+"""``evalstack run``: run tasks on models, print the results, store everything."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from typing import Any
+
+import click
+
+from evalstack.cli.options import build_run_config, run_config_options
+
+DEFAULT_MODEL = "local/smollm2"
+
+
+@click.command("run")
+@click.argument("tasks", nargs=-1, required=True, metavar="TASK...")
+@click.option("-m", "--model", "models", multiple=True, metavar="PROVIDER/MODEL",
+              help="Model(s) to evaluate, e.g. local/smollm2, openai/gpt-4o-mini, "
+                   "anthropic/claude-3-5-haiku-latest, python/mymod:fn, mock/echo. "
+                   f"[default: $EVALSTACK_MODEL or {DEFAULT_MODEL}]")
+@click.option("-M", "--model-arg", "model_args", multiple=True, metavar="KEY=VALUE",
+              help="Argument for the model(s), e.g. -M base_url=http://127.0.0.1:8000/v1 "
+                   "-M api=completions. API keys come from the environment and are never stored.")
+@click.option("-s", "--scorer", "scorers", multiple=True, metavar="NAME[:K=V,...]",
+              help="Scorer(s) replacing the task's, e.g. exact_match, f1, 'numeric:tolerance=0.01'.")
+@click.option("--max-tokens", type=int, default=None, help="Override the task's max tokens.")
+@click.option("--temperature", type=float, default=None, help="Override the task's temperature.")
+@click.option("--input-field", default="input", show_default=True,
+              help="Field holding the input, for a bare JSONL/CSV task.")
+@click.option("--target-field", default="target", show_default=True,
+              help="Field holding the expected answer, for a bare JSONL/CSV task.")
+@click.option("--id-field", default="id", show_default=True, help="Field holding the sample id.")
+@run_config_options
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write a self-contained HTML report to this file.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object (schema: docs/results-schema.md) instead of tables.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+def run_command(tasks: tuple[str, ...], models: tuple[str, ...], model_args: tuple[str, ...],
+                scorers: tuple[str, ...], max_tokens: int | None, temperature: float | None,
+                input_field: str, target_field: str, id_field: str, report_path: str | None,
+                as_json: bool, no_progress: bool, **flags: Any) -> None:
+    """Run TASK(s) on the model(s); results are stored and printed with 95% intervals.
+
+    \b
+    TASK is one of:
+      a built-in name         demo_unit, demo_mmlu
+      a Python file           tasks.py (every @task) or tasks.py@name
+      an eval file            my_eval.yaml (dataset + template + scorers)
+      a JSONL or CSV file     cases.jsonl with "input" and "target" fields
+
+    \b
+    Examples:
+      evalstack run demo_unit demo_mmlu --model local/smollm2
+      evalstack run cases.jsonl -m openai/my-model -M base_url=http://127.0.0.1:8000/v1 --json
+      evalstack run cases.jsonl -m mock/echo --scorer f1 --limit 100 --epochs 3
+
+    Running the same command again resumes an unfinished run without repeating stored
+    samples. Exit codes: 0 ok, 2 bad option or name, 3 bad data, 4 empty dataset,
+    5 missing extra, 6 error budget exceeded, 130 interrupted.
+    """
+    from evalstack.datasets.record import FieldMap
+    from evalstack.runner.evaluate import evaluate
+    from evalstack.runner.progress import NoProgress, RichProgress
+    from evalstack.runner.resolve import parse_kv, resolve_task
+
+    show_progress = not no_progress and sys.stderr.isatty()
+    run = build_run_config(flags, progress=show_progress)
+    fields = FieldMap(input=input_field, target=target_field, id=id_field)
+    loaded = []
+    for spec in tasks:
+        loaded.extend(resolve_task(spec, fields=fields, scorers=scorers))
+    for t in loaded:
+        changes = {}
+        if max_tokens is not None:
+            changes["max_tokens"] = max_tokens
+        if temperature is not None:
+            changes["temperature"] = temperature
+        if changes:
+            t.config = dataclasses.replace(t.config, **changes)
+    chosen = list(models) or [os.environ.get("EVALSTACK_MODEL", DEFAULT_MODEL)]
+    args = parse_kv(model_args, "--model-arg")
+    progress = RichProgress() if show_progress else NoProgress()
+    result = evaluate(loaded, chosen, run, model_args=args, progress=progress)
+
+    if report_path:
+        from evalstack.store import Store
+        from evalstack.web.report import write_report
+
+        store = Store.open(run.store)
+        try:
+            write_report(store, [t.run_id for t in result.tasks], report_path)
+        finally:
+            store.close()
+    if as_json:
+        click.echo(json.dumps(result.to_json_dict()))
+        return
+    from evalstack.cli.render import print_result
+
+    print_result(result)
+    if report_path:
+        click.echo(f"Report written to {report_path}")

@@ -1,0 +1,65 @@
+"""The model-provider protocol: one narrow async method, plus declared capabilities."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
+
+from evalstack.core.types import (
+    Capability,
+    GenerateRequest,
+    LoglikelihoodOutput,
+    LoglikelihoodRequest,
+    ModelOutput,
+)
+
+# Model-argument names whose values are secrets: never stored, logged, hashed or exported.
+SECRET_ARG_NAMES = frozenset({"api_key", "apikey", "token", "auth_token", "password", "secret"})
+
+
+def public_args(args: Mapping[str, Any]) -> dict[str, Any]:
+    """The model arguments that may be stored: secrets are dropped, not masked."""
+    return {k: v for k, v in args.items() if k.lower() not in SECRET_ARG_NAMES}
+
+
+@runtime_checkable
+class ModelProvider(Protocol):
+    """A model behind one uniform interface.
+
+    Providers are built by a factory registered under a prefix (``openai``, ``llamacpp``, ...)
+    and called as ``factory(model_name, **model_args)``.
+
+    Attributes:
+        name: the full model spec, e.g. ``"openai/gpt-4o-mini"``.
+        capabilities: what the provider can do; the runner checks a task's needs against it
+            before the first request.
+        max_concurrency: an upper bound the provider imposes (1 for an in-process model).
+
+    Examples:
+        >>> import asyncio
+        >>> from evalstack.providers.mock import MockProvider
+        >>> from evalstack.core.types import GenerateRequest
+        >>> p = MockProvider("echo")
+        >>> asyncio.run(p.generate(GenerateRequest.from_prompt("hi"))).text
+        'hi'
+    """
+
+    name: str
+    capabilities: frozenset[Capability]
+    max_concurrency: int | None
+
+    def identity(self) -> dict[str, Any]:
+        """Provider, endpoint, model and non-secret arguments: part of every cache key."""
+        ...
+
+    async def generate(self, request: GenerateRequest) -> ModelOutput:
+        """Generate one completion. Raises ``ProviderError`` on failure."""
+        ...
+
+    async def loglikelihood(self, request: LoglikelihoodRequest) -> LoglikelihoodOutput:
+        """Score continuations (only when ``Capability.LOGLIKELIHOOD`` is declared)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections, threads and model memory."""
+        ...

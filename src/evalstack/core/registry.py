@@ -1,0 +1,82 @@
+"""One lazy registry for tasks, providers and scorers, with did-you-mean errors.
+
+Built-ins are registered as ``"module:attr"`` strings and imported on first use. Plugins use
+the entry-point group ``evalstack``, with names ``<kind>.<name>`` (``provider.myllm``,
+``task.mybench``, ``scorer.myscore``): the same path the built-ins take.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+from typing import Any
+
+from evalstack.core.errors import UnknownNameError
+
+KINDS = ("task", "provider", "scorer")
+
+_BUILTINS: dict[str, dict[str, str]] = {
+    "provider": {
+        "openai": "evalstack.providers.openai_compat:OpenAICompatProvider",
+        "anthropic": "evalstack.providers.anthropic:AnthropicProvider",
+        "llamacpp": "evalstack.providers.llamacpp:LlamaCppProvider",
+        "local": "evalstack.providers.llamacpp:local_provider",
+        "transformers": "evalstack.providers.transformers:TransformersProvider",
+        "python": "evalstack.providers.callable:CallableProvider",
+        "mock": "evalstack.providers.mock:MockProvider",
+    },
+    "scorer": {
+        "exact_match": "evalstack.scorers.match:exact_match",
+        "includes": "evalstack.scorers.match:includes",
+        "regex": "evalstack.scorers.match:regex_match",
+        "numeric": "evalstack.scorers.match:numeric",
+        "f1": "evalstack.scorers.f1:f1",
+        "bleu": "evalstack.scorers.overlap:bleu",
+        "chrf": "evalstack.scorers.overlap:chrf",
+        "rouge1": "evalstack.scorers.overlap:rouge1",
+        "rouge2": "evalstack.scorers.overlap:rouge2",
+        "rougeL": "evalstack.scorers.overlap:rougeL",
+        "json_valid": "evalstack.scorers.json_schema:json_valid",
+        "json_schema": "evalstack.scorers.json_schema:json_schema_match",
+        "choice": "evalstack.scorers.choice:choice",
+    },
+    "task": {
+        "demo_unit": "evalstack.benchmarks.demo:demo_unit",
+        "demo_mmlu": "evalstack.benchmarks.demo:demo_mmlu",
+    },
+}
+
+_plugins_loaded = False
+
+
+def _load_plugins() -> None:
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    for ep in entry_points(group="evalstack"):
+        kind, _, name = ep.name.partition(".")
+        if kind in _BUILTINS and name:
+            _BUILTINS[kind].setdefault(name, ep.value)
+
+
+def register(kind: str, name: str, target: str) -> None:
+    """Register ``target`` (``"module:attr"``) under ``name`` for ``kind``."""
+    _BUILTINS[kind][name] = target
+
+
+def names(kind: str) -> list[str]:
+    """Every registered name of ``kind``, sorted."""
+    _load_plugins()
+    return sorted(_BUILTINS[kind])
+
+
+def lookup(kind: str, name: str) -> Any:
+    """Import and return what ``name`` is registered as; unknown names get a did-you-mean."""
+    _load_plugins()
+    table = _BUILTINS[kind]
+    if name not in table:
+        raise UnknownNameError(kind, name, list(table))
+    module_name, _, attr = table[name].partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, attr)

@@ -1,0 +1,150 @@
+"""Hot in-memory value types: samples, requests to models, and their outputs.
+
+These are frozen, slotted dataclasses because a run holds many of them at once.
+Everything that is serialized (configs, results) is a pydantic model in ``results.py``.
+"""
+
+from __future__ import annotations
+
+import enum
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """One message of a chat conversation."""
+
+    role: Role
+    content: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+_EMPTY: Mapping[str, Any] = types.MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One item of a dataset.
+
+    Attributes:
+        id: stable identifier, unique within the dataset.
+        input: a prompt string, or a tuple of chat messages.
+        target: the expected answer; several acceptable answers as a tuple.
+        choices: answer options for multiple-choice tasks; ``target`` is then the correct
+            option's letter (``"A"``) or its text.
+        metadata: free-form fields; ``metadata["category"]`` groups results.
+
+    Examples:
+        >>> Sample(id="q1", input="2+2=", target="4", metadata={"category": "math"}).category
+        'math'
+    """
+
+    id: str
+    input: str | tuple[ChatMessage, ...]
+    target: str | tuple[str, ...] = ""
+    choices: tuple[str, ...] | None = None
+    metadata: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+
+    @property
+    def category(self) -> str | None:
+        value = self.metadata.get("category")
+        return None if value is None else str(value)
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The acceptable answers as a tuple (one element for a single target)."""
+        return (self.target,) if isinstance(self.target, str) else self.target
+
+    def input_text(self) -> str:
+        """The input as plain text (the last user message for chat input)."""
+        if isinstance(self.input, str):
+            return self.input
+        users = [m.content for m in self.input if m.role == "user"]
+        return users[-1] if users else ""
+
+
+class Capability(str, enum.Enum):
+    """What a provider can do; a task declares which of these it needs."""
+
+    GENERATE = "generate"
+    LOGLIKELIHOOD = "loglikelihood"
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateConfig:
+    """Generation parameters; every field is part of the response-cache key."""
+
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    logprobs: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "stop": list(self.stop),
+            "seed": self.seed,
+            "logprobs": self.logprobs,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateRequest:
+    """A request to generate text from a conversation."""
+
+    messages: tuple[ChatMessage, ...]
+    config: GenerateConfig = GenerateConfig()
+
+    @staticmethod
+    def from_prompt(prompt: str, config: GenerateConfig = GenerateConfig()) -> GenerateRequest:
+        return GenerateRequest((ChatMessage("user", prompt),), config)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelOutput:
+    """What a provider returned for one generate request.
+
+    Attributes:
+        text: the generated text.
+        input_tokens / output_tokens: usage, when the provider reports it.
+        model_version: the model name as the provider reports it.
+        finish_reason: ``stop``, ``length``, ...
+        truncated: the text was cut to the configured output cap.
+        logprobs: per-token log-probabilities when requested and offered.
+    """
+
+    text: str
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    model_version: str | None = None
+    finish_reason: str | None = None
+    truncated: bool = False
+    logprobs: tuple[float, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LoglikelihoodRequest:
+    """Score each continuation given a context: ``log P(continuation | context)``."""
+
+    context: str
+    continuations: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LoglikelihoodOutput:
+    """One summed log-probability per continuation, and whether it is the greedy decode."""
+
+    logprobs: tuple[float, ...]
+    is_greedy: tuple[bool, ...] | None = None
+    input_tokens: int | None = None

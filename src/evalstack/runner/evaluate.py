@@ -1,0 +1,356 @@
+"""Running tasks on models: ``evaluate_async`` inside, ``evaluate`` outside.
+
+Each task x model pair is one stored run. Everything is checked before the first request
+(capabilities, data, templates); samples stream to the store as they finish; a run restarted
+with the same settings resumes where it stopped, asking nothing for samples already stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import json
+import os
+import subprocess
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import islice
+from typing import Any
+
+from evalstack.core.errors import (
+    CapabilityError,
+    EmptyDatasetError,
+    InterruptedRunError,
+    ProviderError,
+    RunFailedError,
+    UserError,
+)
+from evalstack.core.provider import SECRET_ARG_NAMES, ModelProvider, public_args
+from evalstack.core.records import RunRecord, SampleRecord
+from evalstack.core.results import EvalResult, TaskResult
+from evalstack.core.scorer import Score, TaskState
+from evalstack.core.task import Task
+from evalstack.core.types import Sample
+from evalstack.runner.caller import ModelRunner
+from evalstack.runner.config import RunConfig
+from evalstack.runner.metrics import latency_summary, metric_table, summarize
+from evalstack.runner.prices import load_table, price_for
+from evalstack.runner.progress import NoProgress, ProgressSink
+from evalstack.runner.resolve import resolve_model
+from evalstack.runner.writer import BatchWriter
+
+
+def _json_safe(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def git_revision() -> str | None:
+    """The git commit of the working directory, when it is a repository."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=2, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def secret_values(model_args: dict[str, Any]) -> list[str]:
+    """Values that must never be stored: secret model args and credential env vars."""
+    values = [str(v) for k, v in model_args.items() if k.lower() in SECRET_ARG_NAMES and v]
+    for name, value in os.environ.items():
+        upper = name.upper()
+        if value and upper.endswith(("_API_KEY", "_TOKEN", "_SECRET", "_PASSWORD", "_KEY")):
+            values.append(value)
+    return values
+
+
+@dataclass
+class _Plan:
+    task: Task
+    provider: ModelProvider
+    model_spec: str
+    model_args: dict[str, Any]
+    n_samples: int
+    epochs: int
+    fingerprint: str
+    dataset_hash: str
+
+
+def _score_names(task: Task) -> list[str]:
+    names = [s.spec.name for s in task.scorers]
+    return [s.spec.label() if names.count(s.spec.name) > 1 else s.spec.name for s in task.scorers]
+
+
+def _plan(task: Task, provider: ModelProvider, model_spec: str, model_args: dict[str, Any],
+          run: RunConfig) -> _Plan:
+    missing = task.solver.missing_capabilities(provider.capabilities)
+    if missing:
+        have = ", ".join(sorted(c.value for c in provider.capabilities)) or "nothing"
+        raise CapabilityError(
+            f"Task {task.name!r} needs {', '.join(missing)}, but {provider.name} offers {have}. "
+            f"Pick a model that supports it, or change the task's method."
+        )
+    total = len(task.dataset)
+    n = min(total, run.limit) if run.limit else total
+    if n == 0:
+        raise EmptyDatasetError(
+            f"Task {task.name!r}: the dataset {task.dataset.name!r} has no samples; nothing to "
+            f"evaluate."
+        )
+    check = getattr(task.solver, "check", None)
+    if check is not None:
+        for sample in islice(task.dataset, n):
+            check(sample)
+    epochs = run.epochs or task.epochs
+    dataset_hash = task.dataset.fingerprint()
+    payload = {
+        "task": _json_safe(task.spec()),
+        "dataset": dataset_hash,
+        "model": model_spec,
+        "identity": _json_safe(provider.identity()),
+        "epochs": epochs,
+        "limit": run.limit,
+    }
+    fp = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+    return _Plan(task, provider, model_spec, model_args, n, epochs, fp, dataset_hash)
+
+
+class _BudgetExceeded(Exception):
+    pass
+
+
+async def _run_pair(plan: _Plan, run: RunConfig, store: Any, progress: ProgressSink,
+                    prices: dict[str, tuple[float, float]]) -> TaskResult:
+    from evalstack import __version__
+    from evalstack.store import new_id
+
+    task = plan.task
+    record: RunRecord | None = None
+    if run.resume:
+        record = store.get_run(run.resume)
+        if record.fingerprint != plan.fingerprint:
+            raise UserError(
+                f"Run {record.id} was made with different settings (task {record.task_name} "
+                f"v{record.task_version}, model {record.model}); resume it with the same task, "
+                f"model, arguments, --limit and --epochs, or start a new run without --resume."
+            )
+    else:
+        record = store.find_resumable(plan.fingerprint)
+    now = datetime.now(UTC)
+    if record is None:
+        record = RunRecord(
+            id=new_id(), created_at=now, updated_at=now, status="running",
+            task_name=task.name, task_version=task.version, task_spec=_json_safe(task.spec()),
+            model=plan.model_spec, model_args=_json_safe(public_args(plan.model_args)),
+            dataset_name=task.dataset.name, dataset_hash=plan.dataset_hash,
+            dataset_size=plan.n_samples, epochs=plan.epochs, limit=run.limit,
+            fingerprint=plan.fingerprint, config=_json_safe(run.model_dump()),
+            package_version=__version__, git_revision=git_revision(), summary=None, error=None,
+        )
+        store.create_run(record)
+        done: set[tuple[str, int]] = set()
+    else:
+        store.set_status(record.id, "running")
+        done = store.done_keys(record.id)
+    run_id = record.id
+
+    planned = plan.n_samples * plan.epochs
+    writer = BatchWriter(store, run_id, batch=run.write_batch, interval=run.flush_seconds,
+                         secrets=secret_values(plan.model_args))
+    runner = ModelRunner(
+        plan.provider, run, price_for(plan.model_spec, prices),
+        cache_get=(lambda key: store.cache_get_many([key]).get(key)) if run.cache else None,
+        cache_put=writer.add_cache if run.cache else None,
+    )
+    names = _score_names(task)
+    counts = {"errors": 0, "cost": 0.0}
+    budget = run.error_budget * planned
+
+    def pending() -> Iterator[tuple[Sample, int]]:
+        for sample in islice(task.dataset, plan.n_samples):
+            for epoch in range(1, plan.epochs + 1):
+                if (sample.id, epoch) not in done:
+                    yield sample, epoch
+
+    work = pending()
+
+    async def worker() -> None:
+        for sample, epoch in work:
+            await _one(sample, epoch)
+
+    async def _one(sample: Sample, epoch: int) -> None:
+        caller = runner.for_sample(epoch)
+        state = TaskState(sample, config=task.config)
+        scores: dict[str, dict[str, Any]] = {}
+        error: str | None = None
+        try:
+            state = await task.solver(state, caller)
+            for name, scorer in zip(names, task.scorers, strict=True):
+                result = scorer(sample, state)
+                if inspect.isawaitable(result):
+                    result = await result
+                assert isinstance(result, Score)
+                scores[name] = result.to_dict()
+        except ProviderError as exc:
+            error = str(exc)
+        except UserError:
+            raise
+        except Exception as exc:  # a scorer or solver bug is this sample's error, not the run's
+            error = f"{type(exc).__name__}: {exc}"
+        output = state.output
+        metadata = dict(state.metadata)
+        if state.choice is not None:
+            metadata["choice"] = state.choice
+        if state.choice_logprobs is not None:
+            metadata["choice_logprobs"] = list(state.choice_logprobs)
+        if state.messages and not (len(state.messages) == 1 and state.messages[0].content
+                                   == sample.input):
+            metadata["prompt"] = [m.to_dict() for m in state.messages]
+        writer.add_sample(SampleRecord(
+            sample_id=sample.id, epoch=epoch,
+            input=sample.input if isinstance(sample.input, str)
+            else [m.to_dict() for m in sample.input],
+            target=sample.target if isinstance(sample.target, str) else list(sample.target),
+            output=output.text if output is not None else "",
+            scores=scores, error=error,
+            output_truncated=bool(output and output.truncated),
+            latency_ms=caller.latency_ms, input_tokens=caller.input_tokens,
+            output_tokens=caller.output_tokens, cost_usd=caller.cost,
+            attempts=caller.attempts, cached=caller.cached, category=sample.category,
+            metadata={**sample.metadata, **metadata} if metadata else dict(sample.metadata),
+            model_version=caller.model_version,
+            choices=list(sample.choices) if sample.choices is not None else None,
+        ))
+        counts["cost"] += caller.cost
+        if error is not None:
+            counts["errors"] += 1
+        progress.advance(counts["errors"], counts["cost"])
+        if error is not None and counts["errors"] > budget:
+            raise _BudgetExceeded(error)
+
+    progress.start(f"{task.name} · {plan.model_spec}", planned, len(done))
+    workers = [asyncio.create_task(worker()) for _ in range(runner.concurrency)]
+    status = "completed"
+    failure: BaseException | None = None
+    try:
+        await asyncio.gather(*workers)
+    except BaseException as exc:
+        failure = exc
+        for w in workers:
+            w.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+    finally:
+        progress.finish()
+        writer.close()
+
+    if isinstance(failure, asyncio.CancelledError | KeyboardInterrupt):
+        store.set_status(run_id, "interrupted")
+        raise failure
+    if failure is not None and not isinstance(failure, _BudgetExceeded):
+        store.set_status(run_id, "failed", error=f"{type(failure).__name__}: {failure}")
+        raise failure
+
+    totals = summarize(store.iter_samples(run_id), seed=run.seed)
+    over_budget = totals.errors > budget or isinstance(failure, _BudgetExceeded)
+    if over_budget:
+        status = "failed"
+    result = TaskResult(
+        task=task.name, task_version=task.version, model=plan.model_spec,
+        samples=totals.samples, errors=totals.errors, metrics=metric_table(totals.metrics),
+        categories={c: metric_table(g) for c, g in sorted(totals.categories.items())},
+        cost_usd=round(totals.cost, 6), latency_ms=latency_summary(totals.latencies),
+        input_tokens=totals.input_tokens, output_tokens=totals.output_tokens,
+        truncated_outputs=totals.truncated, run_id=run_id, dataset_hash=plan.dataset_hash,
+        status=status,
+    )
+    error_text = None
+    if over_budget:
+        first = next(iter(store.iter_samples(run_id, errors=True)), None)
+        example = f" First error: {first.error}" if first is not None else ""
+        error_text = (
+            f"{totals.errors} of {planned} samples failed, more than the error budget of "
+            f"{run.error_budget:.0%} (--error-budget).{example} Finished samples are stored: fix "
+            f"the cause and run the same command again to resume run {run_id}."
+        )
+    store.set_status(run_id, status, summary=result.model_dump(mode="json"), error=error_text)
+    if error_text is not None:
+        raise RunFailedError(error_text)
+    return result
+
+
+async def evaluate_async(
+    tasks: Sequence[Task],
+    models: Sequence[str | ModelProvider],
+    run: RunConfig = RunConfig(),
+    *,
+    model_args: dict[str, Any] | None = None,
+    store: Any = None,
+    progress: ProgressSink | None = None,
+) -> EvalResult:
+    """Run every task on every model and return the results (also stored).
+
+    Args:
+        tasks: the tasks to run.
+        models: ``provider/model`` specs, or provider objects.
+        run: how to run (limits, concurrency, retries, store, ...).
+        model_args: arguments for every model built from a spec.
+        store: an open ``Store``; by default ``Store.open(run.store)``.
+        progress: where to report progress; nothing by default.
+    """
+    from evalstack.store import Store
+
+    model_args = dict(model_args or {})
+    own_store = store is None
+    if own_store:
+        store = Store.open(run.store)
+    progress = progress or NoProgress()
+    providers: list[tuple[str, ModelProvider]] = []
+    try:
+        for m in models:
+            if isinstance(m, str):
+                providers.append((m, resolve_model(m, model_args)))
+            else:
+                providers.append((m.name, m))
+        plans = [_plan(t, p, spec, model_args, run) for t in tasks for spec, p in providers]
+        prices = load_table(run.prices)
+        results = []
+        for plan in plans:
+            results.append(await _run_pair(plan, run, store, progress, prices))
+        status = "completed" if all(r.status == "completed" for r in results) else "failed"
+        return EvalResult(run_id=results[0].run_id, status=status, tasks=results)
+    finally:
+        for _, p in providers:
+            await p.aclose()
+        if own_store:
+            store.close()
+
+
+def evaluate(
+    tasks: Sequence[Task],
+    models: Sequence[str | ModelProvider],
+    run: RunConfig = RunConfig(),
+    **kwargs: Any,
+) -> EvalResult:
+    """The synchronous form of ``evaluate_async``; Ctrl-C leaves a resumable run.
+
+    Examples:
+        >>> from evalstack import Sample, Task, RunConfig, evaluate
+        >>> from evalstack.datasets import MemoryDataset
+        >>> from evalstack.solvers import generate
+        >>> from evalstack.scorers.match import exact_match
+        >>> data = MemoryDataset("echo", [Sample("1", "hello", "hello")])
+        >>> result = evaluate([Task("echo", data, generate(), [exact_match()])], ["mock/echo"],
+        ...                   RunConfig(store=":memory:", progress=False))
+        >>> result.tasks[0].metrics["exact_match"].estimate
+        1.0
+    """
+    try:
+        return asyncio.run(evaluate_async(tasks, models, run, **kwargs))
+    except KeyboardInterrupt:
+        raise InterruptedRunError(
+            "Interrupted. Finished samples are stored; run the same command again to resume "
+            "(or pass --resume RUN_ID)."
+        ) from None

@@ -1,0 +1,134 @@
+"""A single self-contained HTML report of one or more runs.
+
+No network, no scripts: inline CSS and interval bars drawn with plain elements. Every piece of
+model output, dataset text and run metadata is escaped, so a hostile output renders as text.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from evalstack.core.records import RunRecord, SampleRecord
+
+MAX_SAMPLES_PER_RUN = 200
+
+_CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:72rem;color:#1d2430;padding:0 1rem}
+h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2.5rem;border-bottom:1px solid #dde}
+table{border-collapse:collapse;margin:.5rem 0;width:100%}
+th,td{border-bottom:1px solid #eef;padding:.25rem .5rem;text-align:left;vertical-align:top}
+th{background:#f5f6fa}.num{text-align:right;font-variant-numeric:tabular-nums}
+.bar{position:relative;height:12px;width:220px;background:#eef1f6;border-radius:2px}
+.ci{position:absolute;top:3px;height:6px;background:#9db4e0}
+.pt{position:absolute;top:0;width:2px;height:12px;background:#1f4aa8}
+pre{white-space:pre-wrap;word-break:break-word;margin:0;max-height:12rem;overflow:auto;
+font:12px/1.4 ui-monospace,monospace}
+.err{color:#a11}.ok{color:#175}.muted{color:#667}details{margin:.25rem 0}
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _bar(estimate: float | None, low: float | None, high: float | None) -> str:
+    if estimate is None or low is None or high is None:
+        return ""
+    lo, hi, pt = (max(0.0, min(1.0, v)) * 100 for v in (low, high, estimate))
+    return (f'<div class="bar"><div class="ci" style="left:{lo:.2f}%;width:{hi - lo:.2f}%">'
+            f'</div><div class="pt" style="left:{pt:.2f}%"></div></div>')
+
+
+def _metric_rows(metrics: dict[str, Any]) -> str:
+    rows = []
+    for name, m in metrics.items():
+        est = m.get("estimate")
+        text = "n/a" if est is None else f"{est:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]"
+        rows.append(f"<tr><td>{_e(name)}</td><td class=num>{_e(text)}</td>"
+                    f"<td class=num>{_e(m.get('n'))}</td><td>{_e(m.get('method'))}</td>"
+                    f"<td>{_bar(est, m.get('ci_low'), m.get('ci_high'))}</td></tr>")
+    return "".join(rows)
+
+
+def _sample_rows(samples: Sequence[SampleRecord]) -> str:
+    rows = []
+    for s in samples:
+        scores = ", ".join(f"{k}={v.get('value')}" for k, v in s.scores.items())
+        status = (f'<span class="err">{_e(s.error)}</span>' if s.error
+                  else f'<span class="ok">{_e(scores)}</span>')
+        inp = s.input if isinstance(s.input, str) else json.dumps(s.input, ensure_ascii=False)
+        target = s.target if isinstance(s.target, str) else " | ".join(s.target)
+        trunc = " <span class=muted>(truncated)</span>" if s.output_truncated else ""
+        rows.append(
+            f"<tr><td>{_e(s.sample_id)}#{s.epoch}</td><td><pre>{_e(inp)}</pre></td>"
+            f"<td><pre>{_e(target)}</pre></td><td><pre>{_e(s.output)}</pre>{trunc}</td>"
+            f"<td>{status}</td></tr>"
+        )
+    return "".join(rows)
+
+
+def _run_section(run: RunRecord, samples: Sequence[SampleRecord], stored: int) -> str:
+    summary = run.summary or {}
+    parts = [f"<h2>{_e(run.task_name)} v{_e(run.task_version)} · {_e(run.model)}</h2>",
+             f"<p class=muted>run {_e(run.id)} · {_e(run.status)} · "
+             f"{_e(run.created_at.strftime('%Y-%m-%d %H:%M UTC'))} · dataset {_e(run.dataset_name)} "
+             f"({_e(run.dataset_hash[:12])}) · evalstack {_e(run.package_version)}"
+             f"{' · git ' + _e(run.git_revision[:12]) if run.git_revision else ''}</p>"]
+    if summary:
+        lat = summary.get("latency_ms", {})
+        parts.append(
+            "<table><tr><th>metric</th><th class=num>estimate [95% CI]</th><th class=num>n</th>"
+            f"<th>interval</th><th></th></tr>{_metric_rows(summary.get('metrics', {}))}</table>"
+            f"<p>{_e(summary.get('samples'))} samples, {_e(summary.get('errors'))} errors, "
+            f"cost ${summary.get('cost_usd', 0):.4f}, latency p50 {_e(lat.get('p50'))} ms, "
+            f"p95 {_e(lat.get('p95'))} ms, tokens {_e(summary.get('input_tokens'))} in / "
+            f"{_e(summary.get('output_tokens'))} out</p>"
+        )
+        cats = summary.get("categories", {})
+        if cats:
+            parts.append("<details open><summary>By category</summary><table><tr><th>category"
+                         "</th><th>metric</th><th class=num>estimate [95% CI]</th><th class=num>n"
+                         "</th><th>interval</th><th></th></tr>")
+            for cat, metrics in cats.items():
+                for row in _metric_rows(metrics).split("</tr>")[:-1]:
+                    parts.append(row.replace("<tr>", f"<tr><td>{_e(cat)}</td>", 1) + "</tr>")
+            parts.append("</table></details>")
+    shown = len(samples)
+    more = f" (first {shown} of {stored})" if stored > shown else ""
+    parts.append(f"<details><summary>Samples{more}</summary><table><tr><th>id</th><th>input</th>"
+                 f"<th>target</th><th>output</th><th>scores</th></tr>{_sample_rows(samples)}"
+                 f"</table></details>")
+    return "".join(parts)
+
+
+def render_report(runs: Sequence[tuple[RunRecord, Sequence[SampleRecord], int]]) -> str:
+    """The report's HTML for (run, samples to show, samples stored) triples."""
+    made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    body = "".join(_run_section(r, s, n) for r, s, n in runs)
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        "<meta http-equiv=Content-Security-Policy content=\"default-src 'none'; "
+        "style-src 'unsafe-inline'\">"
+        f"<title>evalstack report</title><style>{_CSS}</style></head><body>"
+        f"<h1>evalstack report</h1><p class=muted>made {made}; every estimate has its 95% "
+        f"interval and n</p>{body}</body></html>"
+    )
+
+
+def write_report(store: Any, run_ids: Sequence[str], path: str | Path) -> Path:
+    """Write the report of ``run_ids`` from ``store`` to ``path``."""
+    runs = []
+    for run_id in run_ids:
+        run = store.get_run(run_id)
+        samples = list(islice(store.iter_samples(run.id), MAX_SAMPLES_PER_RUN))
+        total, _ = store.count_samples(run.id)
+        runs.append((run, samples, total))
+    out = Path(path)
+    out.write_text(render_report(runs), encoding="utf-8")
+    return out
