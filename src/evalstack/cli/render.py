@@ -8,6 +8,13 @@ from rich.table import Table
 from evalstack.core.results import EvalResult, MetricValue, TaskResult
 
 
+def make_console() -> Console:
+    """A console for tables: the terminal's width, or 160 columns when output is piped."""
+    import sys
+
+    return Console() if sys.stdout.isatty() else Console(width=160)
+
+
 def fmt_metric(m: MetricValue) -> str:
     if m.estimate is None:
         return "n/a"
@@ -20,30 +27,39 @@ def fmt_ms(value: float | None) -> str:
 
 def result_table(tasks: list[TaskResult]) -> Table:
     table = Table(title="Results (95% intervals)", title_justify="left")
-    for col in ("task", "model", "metric", "estimate [95% CI]", "n", "errors", "cost", "p50", "p95"):
-        table.add_column(col, justify="right" if col in ("n", "errors", "cost") else "left")
+    table.add_column("task · model", overflow="fold")
+    table.add_column("metric", no_wrap=True)
+    table.add_column("estimate", justify="right", no_wrap=True)
+    table.add_column("95% CI", justify="right", no_wrap=True)
+    table.add_column("n", justify="right", no_wrap=True)
     for t in tasks:
+        label = f"{t.task} · {t.model}"
         first = True
         for name, m in t.metrics.items():
-            table.add_row(
-                t.task if first else "", t.model if first else "", name, fmt_metric(m), str(m.n),
-                str(t.errors) if first else "", f"${t.cost_usd:.4f}" if first else "",
-                fmt_ms(t.latency_ms.p50) if first else "", fmt_ms(t.latency_ms.p95) if first else "",
-            )
+            est, ci = ("n/a", "") if m.estimate is None else (
+                f"{m.estimate:.3f}", f"[{m.ci_low:.3f}, {m.ci_high:.3f}]")
+            table.add_row(label if first else "", name, est, ci, str(m.n))
             first = False
         if first:
-            table.add_row(t.task, t.model, "-", "no scores", "0", str(t.errors),
-                          f"${t.cost_usd:.4f}", fmt_ms(t.latency_ms.p50), fmt_ms(t.latency_ms.p95))
+            table.add_row(label, "-", "no scores", "", "0")
     return table
+
+
+def usage_line(t: TaskResult) -> str:
+    note = f", {t.truncated_outputs} outputs truncated" if t.truncated_outputs else ""
+    return (f"{t.task} · {t.model}: {t.samples} samples, {t.errors} errors, "
+            f"cost ${t.cost_usd:.4f}, latency p50 {fmt_ms(t.latency_ms.p50)} / "
+            f"p95 {fmt_ms(t.latency_ms.p95)}, tokens {t.input_tokens} in / {t.output_tokens} out"
+            f"{note} (run {t.run_id})")
 
 
 def category_table(t: TaskResult) -> Table:
     table = Table(title=f"{t.task} · {t.model} by category", title_justify="left")
-    table.add_column("category")
+    table.add_column("category", no_wrap=True, min_width=8)
     names = list(t.metrics)
     for name in names:
-        table.add_column(f"{name} [95% CI]")
-        table.add_column("n", justify="right")
+        table.add_column(f"{name} [95% CI]", no_wrap=True)
+        table.add_column("n", justify="right", no_wrap=True)
     for cat, metrics in t.categories.items():
         row = [cat]
         for name in names:
@@ -54,14 +70,10 @@ def category_table(t: TaskResult) -> Table:
 
 
 def print_result(result: EvalResult, console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or make_console()
     console.print(result_table(result.tasks))
+    for t in result.tasks:
+        console.print(usage_line(t), highlight=False)
     for t in result.tasks:
         if t.categories:
             console.print(category_table(t))
-    for t in result.tasks:
-        note = f" ({t.truncated_outputs} outputs truncated)" if t.truncated_outputs else ""
-        console.print(
-            f"[dim]run {t.run_id}: {t.task} v{t.task_version} on {t.model}, {t.samples} samples, "
-            f"{t.errors} errors, {t.input_tokens} tokens in / {t.output_tokens} out{note}[/dim]"
-        )

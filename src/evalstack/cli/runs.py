@@ -23,9 +23,9 @@ def runs_command(store: str | None, task: str | None, model: str | None, status:
     Example:
       evalstack runs --task demo_mmlu --status completed
     """
-    from rich.console import Console
     from rich.table import Table
 
+    from evalstack.cli.render import make_console
     from evalstack.store import Store
 
     st = Store.open(store)
@@ -46,15 +46,20 @@ def runs_command(store: str | None, task: str | None, model: str | None, status:
         click.echo("No runs stored yet. Start one with: evalstack run demo_unit --model local/smollm2")
         return
     table = Table(title="Runs", title_justify="left")
-    for col in ("run id", "created", "status", "task", "model", "samples", "headline [95% CI]"):
-        table.add_column(col)
+    table.add_column("run id", no_wrap=True)
+    table.add_column("created", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("task", overflow="fold")
+    table.add_column("model", overflow="fold")
+    table.add_column("n", justify="right", no_wrap=True)
+    table.add_column("headline [95% CI]", overflow="fold")
     for r in rows:
         metrics = (r.summary or {}).get("metrics", {})
         headline = ""
         if metrics:
             name, m = next(iter(metrics.items()))
             if m.get("estimate") is not None:
-                headline = f"{name} {m['estimate']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]"
-        table.add_row(r.id, r.created_at.strftime("%Y-%m-%d %H:%M"), r.status, r.task_name,
+                headline = f"{name} {m['estimate']:.2f} [{m['ci_low']:.2f}, {m['ci_high']:.2f}]"
+        table.add_row(r.id, r.created_at.strftime("%m-%d %H:%M"), r.status, r.task_name,
                       r.model, str(r.dataset_size * r.epochs), headline)
-    Console().print(table)
+    make_console().print(table)

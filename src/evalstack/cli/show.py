@@ -16,9 +16,8 @@ def show_command(run_id: str, store: str | None, as_json: bool) -> None:
 
     A unique prefix of the run id is enough.
     """
-    from rich.console import Console
 
-    from evalstack.cli.render import category_table, result_table
+    from evalstack.cli.render import category_table, make_console, result_table, usage_line
     from evalstack.core.results import TaskResult
     from evalstack.store import Store
 
@@ -39,10 +38,11 @@ def show_command(run_id: str, store: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"spec": spec, "summary": run.summary}, default=str))
         return
-    console = Console()
+    console = make_console()
     if run.summary:
         result = TaskResult.model_validate(run.summary)
         console.print(result_table([result]))
+        console.print(usage_line(result), highlight=False)
         if result.categories:
             console.print(category_table(result))
     else:
