@@ -8,10 +8,12 @@ responses are cached; an error never is.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any, Protocol
+from typing import Any
 
 from evalstack.core.types import (
     GenerateRequest,
@@ -19,10 +21,6 @@ from evalstack.core.types import (
     LoglikelihoodRequest,
     ModelOutput,
 )
-
-
-class CacheBackend(Protocol):
-    def cache_get_many(self, keys: list[str]) -> dict[str, dict[str, Any]]: ...
 
 
 def identity_prefix(identity: dict[str, Any]) -> bytes:
@@ -68,3 +66,42 @@ def output_from_json(data: dict[str, Any]) -> ModelOutput | LoglikelihoodOutput:
     if data.get("logprobs") is not None:
         data["logprobs"] = tuple(data["logprobs"])
     return ModelOutput(**data)
+
+
+class BatchedCacheReader:
+    """Coalesces the cache look-ups made in one event-loop turn into one store query.
+
+    Many samples are in flight at once; looking each key up on its own costs a database round
+    trip per request, which dominated a fast run. Look-ups queue up and are answered together
+    at the end of the current loop iteration.
+    """
+
+    def __init__(self, fetch: Callable[[list[str]], dict[str, dict[str, Any]]]) -> None:
+        self._fetch = fetch
+        self._pending: dict[str, list[asyncio.Future[dict[str, Any] | None]]] = {}
+        self.queries = 0
+
+    async def get(self, key: str) -> dict[str, Any] | None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[dict[str, Any] | None] = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._flush)
+        self._pending.setdefault(key, []).append(future)
+        return await future
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, {}
+        try:
+            found = self._fetch(list(batch))
+            self.queries += 1
+        except Exception as exc:  # every waiter sees the store's error
+            for futures in batch.values():
+                for f in futures:
+                    if not f.done():
+                        f.set_exception(exc)
+            return
+        for key, futures in batch.items():
+            value = found.get(key)
+            for f in futures:
+                if not f.done():
+                    f.set_result(value)

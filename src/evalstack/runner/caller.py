@@ -38,7 +38,7 @@ class ModelRunner:
         run: RunConfig,
         price: Price,
         *,
-        cache_get: Callable[[str], dict[str, Any] | None] | None,
+        cache_get: Callable[[str], Awaitable[dict[str, Any] | None]] | None,
         cache_put: Callable[[str, dict[str, Any]], None] | None,
     ) -> None:
         self.provider = provider
@@ -90,7 +90,7 @@ class SampleCaller:
 
     async def generate(self, request: GenerateRequest) -> ModelOutput:
         r = self._runner
-        key = cache_keys.generate_key(r.prefix, request, self.epoch) if r.cache_get else None
+        key = cache_keys.generate_key(r.prefix, request, self.epoch)
         estimate = sum(len(m.content) for m in request.messages) / 4 + (
             request.config.max_tokens or 256)
         out = await self._call(key, lambda: r.provider.generate(request), estimate)
@@ -101,7 +101,7 @@ class SampleCaller:
 
     async def loglikelihood(self, request: LoglikelihoodRequest) -> LoglikelihoodOutput:
         r = self._runner
-        key = cache_keys.loglikelihood_key(r.prefix, request) if r.cache_get else None
+        key = cache_keys.loglikelihood_key(r.prefix, request)
         estimate = (len(request.context) + sum(map(len, request.continuations))) / 4
         out = await self._call(key, lambda: r.provider.loglikelihood(request), estimate)
         assert isinstance(out, LoglikelihoodOutput)
@@ -109,13 +109,13 @@ class SampleCaller:
 
     async def _call(
         self,
-        key: str | None,
+        key: str,
         make: Callable[[], Awaitable[ModelOutput | LoglikelihoodOutput]],
         estimated_tokens: float,
     ) -> ModelOutput | LoglikelihoodOutput:
         r = self._runner
-        if key is not None and r.cache_get is not None:
-            hit = r.cache_get(key)
+        if r.cache_get is not None:
+            hit = await r.cache_get(key)
             if hit is not None:
                 self.cached = True
                 return cache_keys.output_from_json(hit)
@@ -145,7 +145,7 @@ class SampleCaller:
                 else:
                     self._usage(out.input_tokens, None)
                 self.latency_ms = (self.latency_ms or 0.0) + elapsed
-                if key is not None and r.cache_put is not None:
+                if r.cache_put is not None:
                     r.cache_put(key, cache_keys.output_to_json(out))
                 return out
             if not error.retryable or attempt > r.run.max_retries:

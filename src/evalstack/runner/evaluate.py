@@ -33,6 +33,7 @@ from evalstack.core.results import EvalResult, TaskResult
 from evalstack.core.scorer import Score, TaskState
 from evalstack.core.task import Task
 from evalstack.core.types import Sample
+from evalstack.runner.cache import BatchedCacheReader
 from evalstack.runner.caller import ModelRunner
 from evalstack.runner.config import RunConfig
 from evalstack.runner.metrics import latency_summary, metric_table, summarize
@@ -160,10 +161,11 @@ async def _run_pair(plan: _Plan, run: RunConfig, store: Any, progress: ProgressS
     planned = plan.n_samples * plan.epochs
     writer = BatchWriter(store, run_id, batch=run.write_batch, interval=run.flush_seconds,
                          secrets=secret_values(plan.model_args))
+    reader = BatchedCacheReader(store.cache_get_many) if run.cache else None
     runner = ModelRunner(
         plan.provider, run, price_for(plan.model_spec, prices),
-        cache_get=(lambda key: store.cache_get_many([key]).get(key)) if run.cache else None,
-        cache_put=writer.add_cache if run.cache else None,
+        cache_get=reader.get if reader is not None else None,
+        cache_put=writer.add_cache,
     )
     names = _score_names(task)
     counts = {"errors": 0, "cost": 0.0}

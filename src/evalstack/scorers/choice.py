@@ -1,0 +1,211 @@
+"""Multiple choice: find which option a free-text answer chose, and score it."""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Callable, Sequence
+
+from evalstack.core.component import component
+from evalstack.core.errors import ConfigError, DataError
+from evalstack.core.scorer import Score, TaskState
+from evalstack.core.types import Sample
+
+LETTERS = string.ascii_uppercase
+
+_CONNECTOR = r"(?:is|was|would\s+be|should\s+be|will\s+be|must\s+be|[:=\-\u2013])\s*:?"
+# "answer is X", "Answer: X", "final answer: (X)", "answer choice is X", "correct option: X".
+_MARKER = re.compile(
+    r"\banswer(?:\s+(?:choice|option|letter))?\s*" + _CONNECTOR
+    + r"\s*(?:(?:option|choice|letter)\b\s*:?\s*)?"
+    r"|\b(?:correct|right|best|final)\s+(?:option|choice|letter)\s*" + _CONNECTOR + r"\s*",
+    re.IGNORECASE,
+)
+# A letter, perhaps wrapped in (), [], ** or quotes, not part of a longer word.
+_LETTER_AT = re.compile(
+    r"(?P<open>[(\[*_\"'`]*)\s*(?P<letter>[A-Za-z])(?P<close>[)\]*_\"'`]*)(?![A-Za-z0-9])"
+)
+_STANDALONE = re.compile(
+    r"(?<![A-Za-z0-9])(?P<open>[(\[]?)(?P<letter>[A-Za-z])(?P<close>[)\]]?)"
+    r"(?![A-Za-z0-9]|'[A-Za-z])"  # not "I'm" or "A's"
+)
+_WORD_AFTER = re.compile(r"\s+[a-z]")
+_DECORATION = " \t\r\n.:;,!?)(][*_\"'`"
+
+
+def _word_like(letter: str, text: str, end: int, wrapped: bool) -> bool:
+    """Whether a bare 'a', 'A' or 'I' followed by a lowercase word is an article or pronoun."""
+    return not wrapped and letter in "aAI" and _WORD_AFTER.match(text, end) is not None
+
+
+def _norm_option(text: str) -> str:
+    return " ".join(text.strip(_DECORATION).casefold().split())
+
+
+def _option_at(text: str, pos: int, options: list[str]) -> int | None:
+    """The longest option whose text starts at ``pos`` (casefolded), if any."""
+    rest = text[pos:].lstrip(" \t(\"'*`").casefold()
+    best: int | None = None
+    for i, option in enumerate(options):
+        if option and rest.startswith(option):
+            tail = rest[len(option) : len(option) + 1]
+            if (not tail or not tail.isalnum()) and (
+                best is None or len(option) > len(options[best])
+            ):
+                best = i
+    return best
+
+
+def extract_choice(
+    text: str, n_choices: int, choices: Sequence[str] | None = None
+) -> int | None:
+    """The index of the option a free-text answer chose, or ``None``.
+
+    Tried in order:
+
+    1. The whole answer is one letter, perhaps decorated: ``"B"``, ``"(b)"``, ``"**B**"``,
+       ``"B."``.
+    2. An explicit statement, the last one if there are several: ``"Answer: B"``, ``"The
+       answer is (C)"``, ``"Final answer: **D**"``, ``"The correct option is B"``, or the
+       same followed by an option's text (``"The answer is Paris"``).
+    3. The whole answer is an option's text (ignoring case and surrounding punctuation).
+    4. The last standalone valid letter: uppercase (``"B is right"``), or any case in
+       brackets (``"(c)"``). A bare "A" or "I" followed by a lowercase word is read as an
+       article or pronoun, not an option.
+
+    Letters beyond the number of options are ignored everywhere.
+
+    Args:
+        text: the model's answer.
+        n_choices: how many options there are (at most 26).
+        choices: the option texts, to recognise answers given as text.
+
+    Returns:
+        The 0-based index of the chosen option, or ``None`` when no valid choice is found.
+
+    Raises:
+        ValueError: ``n_choices`` is not between 1 and 26.
+
+    Examples:
+        >>> extract_choice("Let me think. B is tempting, but the answer is (C).", 4)
+        2
+        >>> extract_choice("I think it's Paris", 3, ["London", "Paris", "Rome"]) is None
+        True
+        >>> extract_choice("paris.", 3, ["London", "Paris", "Rome"])
+        1
+    """
+    if not 1 <= n_choices <= len(LETTERS):
+        raise ValueError(f"n_choices must be between 1 and 26; got {n_choices}.")
+    valid = LETTERS[:n_choices]
+    options = [_norm_option(c) for c in (choices or ())][:n_choices]
+
+    lone = text.strip(_DECORATION)
+    if len(lone) == 1 and lone.upper() in valid:
+        return valid.index(lone.upper())
+
+    found: int | None = None
+    for marker in _MARKER.finditer(text):
+        pick = _explicit_at(text, marker.end(), valid, options)
+        if pick is not None:
+            found = pick
+    if found is not None:
+        return found
+
+    if options and _norm_option(text) in options:
+        return options.index(_norm_option(text))
+
+    for m in reversed(list(_STANDALONE.finditer(text))):
+        letter = m.group("letter")
+        wrapped = bool(m.group("open") or m.group("close"))
+        if letter.upper() not in valid or (letter.islower() and not wrapped):
+            continue
+        if _word_like(letter, text, m.end(), wrapped):
+            continue
+        return valid.index(letter.upper())
+    return None
+
+
+def _explicit_at(text: str, pos: int, valid: str, options: list[str]) -> int | None:
+    m = _LETTER_AT.match(text, pos)
+    if m is not None:
+        letter = m.group("letter")
+        wrapped = bool(m.group("open") or m.group("close"))
+        if letter.upper() in valid and not (
+            letter.islower() and _word_like(letter, text, m.end(), wrapped)
+        ):
+            return valid.index(letter.upper())
+    return _option_at(text, pos, options) if options else None
+
+
+def _target_index(target: str, choices: Sequence[str]) -> int | None:
+    """A target as an option index: a letter, else an option's text, else a 0-based index."""
+    t = target.strip()
+    bare = t.strip("()[]. ")
+    if len(bare) == 1 and bare.upper() in LETTERS[: len(choices)]:
+        return LETTERS.index(bare.upper())
+    norm = _norm_option(t)
+    for i, choice in enumerate(choices):
+        if _norm_option(choice) == norm:
+            return i
+    if t.isdigit() and int(t) < len(choices):
+        return int(t)
+    return None
+
+
+@component("scorer")
+def choice() -> Callable[[Sample, TaskState], Score]:
+    """Score 1 when the chosen option is the correct one.
+
+    The chosen option is ``state.choice`` when a solver set it (log-likelihood multiple
+    choice does), else ``extract_choice`` applied to the output. Each target names the
+    correct option as a letter (``"B"``), as the option's text, or as a 0-based index
+    string (``"1"``), tried in that order.
+
+    Returns:
+        A scorer whose ``Score.answer`` is the chosen letter.
+
+    Raises:
+        ConfigError: when scoring a sample without ``choices``.
+        DataError: when scoring a sample whose target names no option, or that has more
+            than 26 choices.
+
+    Examples:
+        >>> from evalstack.core.types import ModelOutput
+        >>> sample = Sample("1", "2+2?", "B", choices=("3", "4", "5"))
+        >>> r = choice()(sample, TaskState(sample, output=ModelOutput("The answer is B.")))
+        >>> (r.value, r.answer)
+        (1.0, 'B')
+    """
+
+    def score(sample: Sample, state: TaskState) -> Score:
+        choices = sample.choices or ()
+        if not choices:
+            raise ConfigError(
+                f"Sample {sample.id!r} has no choices, so the choice scorer cannot score it. "
+                "Give multiple-choice samples a 'choices' list, or use exact_match."
+            )
+        if len(choices) > len(LETTERS):
+            raise DataError(
+                f"Sample {sample.id!r} has {len(choices)} choices; at most 26 can be lettered."
+            )
+        correct = {_target_index(t, choices) for t in sample.targets} - {None}
+        if not correct:
+            raise DataError(
+                f"Sample {sample.id!r}: the target {sample.target!r} names none of the "
+                f"{len(choices)} choices. Use a letter (A-{LETTERS[len(choices) - 1]}), an "
+                "option's exact text, or a 0-based index."
+            )
+        picked = state.choice
+        if picked is None:
+            picked = extract_choice(state.completion, len(choices), choices)
+        if picked is None:
+            return Score(0.0, explanation="No valid choice found in the output.")
+        if not 0 <= picked < len(choices):
+            return Score(0.0, explanation=f"The chosen index {picked} is not a valid option.")
+        letter = LETTERS[picked]
+        if picked in correct:
+            return Score(1.0, answer=letter)
+        expected = ", ".join(LETTERS[i] for i in sorted(correct))  # type: ignore[index]
+        return Score(0.0, answer=letter, explanation=f"Expected {expected}; chose {letter}.")
+
+    return score
