@@ -1,0 +1,103 @@
+"""What the store keeps: one record per run, one per sample-epoch.
+
+These are frozen, slotted dataclasses because a run writes and reads many of them; the store's
+tables have one column per field (``store/tables.py``), so adding a field here means adding a
+migration there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class SampleRecord:
+    """The outcome of one sample in one epoch of a run.
+
+    Attributes:
+        sample_id: the dataset sample's id.
+        epoch: 0-based epoch number.
+        input: the prompt text, or chat messages as ``{"role", "content"}`` dicts.
+        target: the expected answer, or several acceptable answers.
+        output: what the model produced (already capped, see ``output_truncated``).
+        scores: scorer name -> ``Score.to_dict()``.
+        error: why the sample failed; ``None`` when it succeeded.
+        output_truncated: the output was cut to the configured cap.
+        latency_ms: wall time of the model calls, when measured.
+        input_tokens / output_tokens: usage summed over every model call.
+        cost_usd: the estimated cost of the model calls.
+        attempts: model calls made, retries included.
+        cached: the output came from the response cache.
+        category: the sample's category, for per-category results.
+        metadata: solver and dataset notes.
+        model_version: the model name as the provider reported it.
+        choices: answer options for multiple-choice tasks.
+
+    Examples:
+        >>> r = SampleRecord("q1", 0, "2+2=", "4", "4", {"exact_match": {"value": 1.0}})
+        >>> (r.error, r.attempts, r.metadata)
+        (None, 1, {})
+    """
+
+    sample_id: str
+    epoch: int
+    input: str | list[dict[str, Any]]
+    target: str | list[str]
+    output: str
+    scores: dict[str, dict[str, Any]]
+    error: str | None = None
+    output_truncated: bool = False
+    latency_ms: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float = 0.0
+    attempts: int = 1
+    cached: bool = False
+    category: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    model_version: str | None = None
+    choices: list[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One run: one task on one model, with everything needed to reproduce and resume it.
+
+    Attributes:
+        id: a time-sortable id (``evalstack.store.new_id()``).
+        created_at / updated_at: timezone-aware UTC timestamps.
+        status: ``running``, ``completed``, ``failed`` or ``interrupted``.
+        task_name / task_version / task_spec: which task, its version, and ``Task.spec()``.
+        model / model_args: the model spec and its non-secret arguments.
+        dataset_name / dataset_hash / dataset_size: which data, its sha256, sample count.
+        epochs / limit: how many epochs, and the ``--limit`` applied (``None`` for all).
+        fingerprint: a hash of everything that determines the results; runs with equal
+            fingerprints can resume each other.
+        config: the run configuration (concurrency, budgets, ...).
+        package_version / git_revision: which evalstack, and the user's git commit if any.
+        summary: the ``TaskResult`` as a JSON dict once the run has one.
+        error: why the run failed or stopped.
+    """
+
+    id: str
+    created_at: datetime
+    updated_at: datetime
+    status: str
+    task_name: str
+    task_version: int
+    task_spec: dict[str, Any]
+    model: str
+    model_args: dict[str, Any]
+    dataset_name: str
+    dataset_hash: str
+    dataset_size: int
+    epochs: int
+    limit: int | None
+    fingerprint: str
+    config: dict[str, Any]
+    package_version: str
+    git_revision: str | None
+    summary: dict[str, Any] | None
+    error: str | None

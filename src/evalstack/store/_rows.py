@@ -1,0 +1,116 @@
+"""Records to table rows and back, with every string made safe to store."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import fields
+from datetime import UTC, datetime
+from typing import Any
+
+from evalstack.core.provider import SECRET_ARG_NAMES
+from evalstack.core.records import RunRecord, SampleRecord
+from evalstack.core.text import clean_text
+
+RUN_FIELDS = tuple(f.name for f in fields(RunRecord))
+SAMPLE_FIELDS = tuple(f.name for f in fields(SampleRecord))
+_RUN_TEXT = ("id", "status", "task_name", "model", "dataset_name", "dataset_hash")
+_RUN_TEXT += ("fingerprint", "package_version", "git_revision", "error")
+
+
+def clean_json(value: Any) -> Any:
+    """A JSON-safe copy of ``value``: clean strings (keys too), lists for tuples and sets.
+
+    JSON has no NaN or infinity (PostgreSQL rejects them), so non-finite floats become
+    ``None``; values of other types are stored as their ``str()``.
+    """
+    if isinstance(value, str):
+        return clean_text(value)
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {clean_text(str(k)): clean_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean_json(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted((clean_json(v) for v in value), key=repr)
+    return clean_text(str(value))
+
+
+def _opt_text(value: str | None) -> str | None:
+    return None if value is None else clean_text(value)
+
+
+def to_utc(value: datetime) -> datetime:
+    """``value`` as an aware UTC datetime; a naive one is taken to be UTC already."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def secret_keys(value: Any, path: str = "") -> list[str]:
+    """Paths of the keys anywhere in ``value`` whose names are secret argument names."""
+    found: list[str] = []
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            where = f"{path}.{k}" if path else str(k)
+            if str(k).lower() in SECRET_ARG_NAMES:
+                found.append(where)
+            found.extend(secret_keys(v, where))
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            found.extend(secret_keys(v, f"{path}[{i}]"))
+    return found
+
+
+def run_to_row(record: RunRecord) -> dict[str, Any]:
+    row = {name: getattr(record, name) for name in RUN_FIELDS}
+    for name in _RUN_TEXT:
+        row[name] = _opt_text(row[name])
+    row["created_at"] = to_utc(record.created_at)
+    row["updated_at"] = to_utc(record.updated_at)
+    return row
+
+
+def row_to_run(row: Mapping[str, Any]) -> RunRecord:
+    values = {name: row[name] for name in RUN_FIELDS}
+    values["created_at"] = to_utc(values["created_at"])
+    values["updated_at"] = to_utc(values["updated_at"])
+    return RunRecord(**values)
+
+
+def sample_to_row(run_id: str, record: SampleRecord, now: datetime) -> dict[str, Any]:
+    # JSON fields are cleaned by the engine's JSON serializer (connect._json_dumps).
+    return {
+        "run_id": run_id,
+        "sample_id": clean_text(record.sample_id),
+        "epoch": record.epoch,
+        "input": record.input,
+        "target": record.target,
+        "output": clean_text(record.output),
+        "scores": record.scores,
+        "error": _opt_text(record.error),
+        "output_truncated": bool(record.output_truncated),
+        "latency_ms": record.latency_ms,
+        "input_tokens": record.input_tokens,
+        "output_tokens": record.output_tokens,
+        "cost_usd": record.cost_usd,
+        "attempts": record.attempts,
+        "cached": bool(record.cached),
+        "category": _opt_text(record.category),
+        "metadata": record.metadata,
+        "model_version": _opt_text(record.model_version),
+        "choices": record.choices,
+        "created_at": now,
+    }
+
+
+def row_to_sample(row: Mapping[str, Any]) -> SampleRecord:
+    values = {name: row[name] for name in SAMPLE_FIELDS}
+    values["output_truncated"] = bool(values["output_truncated"])
+    values["cached"] = bool(values["cached"])
+    if values["metadata"] is None:
+        values["metadata"] = {}
+    return SampleRecord(**values)

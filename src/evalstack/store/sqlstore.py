@@ -1,0 +1,327 @@
+"""The run store: runs, their samples and the response cache in SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, get_args
+
+import sqlalchemy as sa
+
+from evalstack.core.errors import EvalstackError, UserError
+from evalstack.core.records import RunRecord, SampleRecord
+from evalstack.core.results import RunStatus
+from evalstack.core.text import clean_text
+from evalstack.store import _rows, connect
+from evalstack.store.tables import response_cache, runs, samples
+
+_STATUSES = frozenset(get_args(RunStatus))
+_CHUNK = 1000  # rows per query when streaming samples
+_KEYS_PER_QUERY = 500  # stays under every SQLite build's bound-parameter limit
+_SAMPLE_KEY = ("run_id", "sample_id", "epoch")
+
+
+class Store:
+    """Runs, samples and cached responses, in one SQLite file or a PostgreSQL database.
+
+    The same code serves both. SQLite runs in WAL mode so that one thread (the runner) can
+    write while others read. A ``Store`` is safe to share between threads: each call takes
+    its own connection from the engine's pool.
+
+    Examples:
+        >>> store = Store.open("sqlite://")  # in memory; Store.open() uses the default file
+        >>> store.list_runs()
+        []
+        >>> store.close()
+    """
+
+    def __init__(self, engine: sa.Engine, url: str) -> None:
+        """Wrap an engine whose schema is already current; use ``Store.open`` instead."""
+        self._engine = engine
+        self.url = connect.mask_url(url)
+
+    @classmethod
+    def open(cls, url: str | None = None) -> Store:
+        """Open (and create or upgrade) a store.
+
+        Args:
+            url: a SQLAlchemy URL (``sqlite:///path.db``, ``postgresql+psycopg://...``) or a
+                plain file path for SQLite. ``None`` uses ``$EVALSTACK_STORE``, else the
+                default file ``platformdirs.user_data_path("evalstack") / "evalstack.db"``
+                (on Linux ``~/.local/share/evalstack/evalstack.db``).
+
+        Raises:
+            ConfigError: the URL is invalid or the database cannot be reached.
+            MissingDependencyError: a PostgreSQL URL without psycopg installed.
+            UserError: the store's schema is newer than this evalstack.
+        """
+        resolved = connect.resolve_url(url)
+        engine = connect.create_engine(resolved)
+        try:
+            connect.upgrade_schema(engine, connect.mask_url(resolved))
+        except EvalstackError:
+            engine.dispose()
+            raise
+        except (sa.exc.SQLAlchemyError, OSError) as exc:
+            engine.dispose()
+            raise connect.connect_error(exc, resolved) from None
+        return cls(engine, resolved)
+
+    @property
+    def engine(self) -> sa.Engine:
+        """The SQLAlchemy engine, for modules that add their own tables."""
+        return self._engine
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self._engine.dialect.name
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self.url!r})"
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def create_run(self, record: RunRecord) -> None:
+        """Insert a new run.
+
+        Raises:
+            ValueError: ``model_args`` holds a secret (a key in ``SECRET_ARG_NAMES``), or the
+                status is not a known ``RunStatus``.
+        """
+        leaked = _rows.secret_keys(record.model_args)
+        if leaked:
+            raise ValueError(
+                f"Refusing to store run {record.id}: model_args contains secret key(s) "
+                f"{', '.join(leaked)}. Pass model_args through core.provider.public_args first."
+            )
+        _check_status(record.status)
+        with connect.write_transaction(self._engine) as conn:
+            conn.execute(runs.insert(), _rows.run_to_row(record))
+
+    def get_run(self, run_id_or_prefix: str) -> RunRecord:
+        """The run with this id, or the only run whose id starts with this prefix.
+
+        Raises:
+            UserError: no run matches, or the prefix matches several runs.
+        """
+        key = run_id_or_prefix.strip()
+        if not key:
+            raise UserError("Expected a run id or id prefix, got an empty string.")
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(runs).where(runs.c.id == key)).mappings().first()
+            if row is not None:
+                return _rows.row_to_run(row)
+            for prefix in dict.fromkeys((key, key.upper())):
+                query = sa.select(runs).where(runs.c.id.startswith(prefix, autoescape=True))
+                rows = conn.execute(query.order_by(runs.c.id.desc()).limit(6)).mappings().all()
+                if len(rows) == 1:
+                    return _rows.row_to_run(rows[0])
+                if rows:
+                    listing = "; ".join(
+                        f"{r['id']} ({r['task_name']} on {r['model']})" for r in rows[:5]
+                    )
+                    more = " and more" if len(rows) > 5 else ""
+                    raise UserError(
+                        f"Run id prefix {key!r} is ambiguous: it matches {listing}{more}. "
+                        "Give more characters of the id."
+                    )
+            recent = conn.execute(
+                sa.select(runs.c.id).order_by(runs.c.created_at.desc()).limit(500)
+            ).scalars()
+            by_prefix = {rid[: len(key)].upper(): rid for rid in recent}
+        close = difflib.get_close_matches(key.upper(), list(by_prefix), n=3, cutoff=0.6)
+        hint = f" Did you mean {', '.join(repr(by_prefix[c]) for c in close)}?" if close else ""
+        raise UserError(
+            f"No run with id or id prefix {key!r} in the store {self.url!r}.{hint} "
+            "See the stored runs with: evalstack runs"
+        )
+
+    def list_runs(
+        self,
+        limit: int | None = 50,
+        task: str | None = None,
+        model: str | None = None,
+        status: str | None = None,
+    ) -> list[RunRecord]:
+        """Runs, newest first, optionally filtered by task name, model and status."""
+        query = sa.select(runs).order_by(runs.c.created_at.desc(), runs.c.id.desc())
+        if task is not None:
+            query = query.where(runs.c.task_name == task)
+        if model is not None:
+            query = query.where(runs.c.model == model)
+        if status is not None:
+            query = query.where(runs.c.status == status)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._engine.connect() as conn:
+            return [_rows.row_to_run(r) for r in conn.execute(query).mappings()]
+
+    def find_resumable(self, fingerprint: str) -> RunRecord | None:
+        """The newest run with this fingerprint that has not completed, if any."""
+        query = (
+            sa.select(runs)
+            .where(runs.c.fingerprint == fingerprint, runs.c.status != "completed")
+            .order_by(runs.c.created_at.desc(), runs.c.id.desc())
+            .limit(1)
+        )
+        with self._engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return None if row is None else _rows.row_to_run(row)
+
+    def set_status(
+        self,
+        run_id: str,
+        status: str,
+        *,
+        summary: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Set a run's status and ``updated_at``.
+
+        ``error`` always replaces the stored error (so ``None`` clears it on resume);
+        ``summary`` replaces the stored summary only when given.
+
+        Raises:
+            ValueError: unknown status.
+            UserError: no run has this id.
+        """
+        _check_status(status)
+        values: dict[str, Any] = {
+            "status": status,
+            "updated_at": datetime.now(UTC),
+            "error": None if error is None else clean_text(error),
+        }
+        if summary is not None:
+            values["summary"] = summary
+        with connect.write_transaction(self._engine) as conn:
+            result = conn.execute(runs.update().where(runs.c.id == run_id).values(**values))
+        if result.rowcount == 0:
+            raise UserError(f"No run with id {run_id!r}. See the stored runs with: evalstack runs")
+
+    # -- samples ---------------------------------------------------------------------------
+
+    def write_samples(self, run_id: str, records: Sequence[SampleRecord]) -> None:
+        """Store sample records in one transaction, replacing any with the same key.
+
+        The key is (run_id, sample_id, epoch), so a retried sample replaces its errored row.
+        Strings (JSON fields included) are cleaned with ``core.text.clean_text``; the run's
+        ``updated_at`` is set to now.
+        """
+        if not records:
+            return
+        now = datetime.now(UTC)
+        rows = [_rows.sample_to_row(run_id, r, now) for r in records]
+        with connect.write_transaction(self._engine) as conn:
+            conn.execute(self._upsert(conn), rows)
+            conn.execute(runs.update().where(runs.c.id == run_id).values(updated_at=now))
+
+    def _upsert(self, conn: sa.Connection) -> Any:
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        stmt = insert(samples)
+        updates = {c.name: stmt.excluded[c.name] for c in samples.c if c.name not in _SAMPLE_KEY}
+        return stmt.on_conflict_do_update(index_elements=list(_SAMPLE_KEY), set_=updates)
+
+    def done_keys(self, run_id: str) -> set[tuple[str, int]]:
+        """(sample_id, epoch) of every sample of the run stored without an error."""
+        query = sa.select(samples.c.sample_id, samples.c.epoch).where(
+            samples.c.run_id == run_id, samples.c.error.is_(None)
+        )
+        with self._engine.connect() as conn:
+            return {(sid, epoch) for sid, epoch in conn.execute(query)}
+
+    def iter_samples(self, run_id: str, *, errors: bool | None = None) -> Iterator[SampleRecord]:
+        """Stream a run's samples ordered by (sample_id, epoch), a chunk at a time.
+
+        Args:
+            errors: ``True`` for errored samples only, ``False`` for successful ones only,
+                ``None`` for all.
+        """
+        for row in self._iter_rows(run_id, list(samples.c), errors=errors):
+            yield _rows.row_to_sample(row)
+
+    def _iter_rows(
+        self, run_id: str, columns: list[Any], *, errors: bool | None = None
+    ) -> Iterator[sa.RowMapping]:
+        # Keyset pagination: each chunk is a short query, so no connection or read snapshot is
+        # held between chunks (an abandoned iterator leaks nothing and blocks no checkpoint).
+        key = sa.tuple_(samples.c.sample_id, samples.c.epoch)
+        base = sa.select(*columns).where(samples.c.run_id == run_id)
+        if errors is True:
+            base = base.where(samples.c.error.is_not(None))
+        elif errors is False:
+            base = base.where(samples.c.error.is_(None))
+        base = base.order_by(samples.c.sample_id, samples.c.epoch).limit(_CHUNK)
+        last: tuple[str, int] | None = None
+        while True:
+            query = base if last is None else base.where(key > sa.tuple_(*last))
+            with self._engine.connect() as conn:
+                chunk = conn.execute(query).mappings().all()
+            yield from chunk
+            if len(chunk) < _CHUNK:
+                return
+            last = (chunk[-1]["sample_id"], chunk[-1]["epoch"])
+
+    def score_names(self, run_id: str) -> list[str]:
+        """Every scorer name that appears in the run's samples, sorted."""
+        names: set[str] = set()
+        cols = [samples.c.sample_id, samples.c.epoch, samples.c.scores]
+        for row in self._iter_rows(run_id, cols):
+            names.update(row["scores"] or ())
+        return sorted(names)
+
+    def count_samples(self, run_id: str) -> tuple[int, int]:
+        """(stored sample-epochs, of which errored) for the run."""
+        query = sa.select(sa.func.count(), sa.func.count(samples.c.error)).where(
+            samples.c.run_id == run_id
+        )
+        with self._engine.connect() as conn:
+            total, errored = conn.execute(query).one()
+        return int(total), int(errored)
+
+    # -- response cache --------------------------------------------------------------------
+
+    def cache_get_many(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The cached values for whichever of ``keys`` are present."""
+        found: dict[str, dict[str, Any]] = {}
+        unique = list(dict.fromkeys(keys))
+        with self._engine.connect() as conn:
+            for i in range(0, len(unique), _KEYS_PER_QUERY):
+                part = unique[i : i + _KEYS_PER_QUERY]
+                query = sa.select(response_cache.c.key, response_cache.c.value).where(
+                    response_cache.c.key.in_(part)
+                )
+                found.update((key, value) for key, value in conn.execute(query))
+        return found
+
+    def cache_put_many(self, items: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """Store cached values; a key that is already present keeps its first value."""
+        if not items:
+            return
+        now = datetime.now(UTC)
+        rows = [{"key": k, "value": v, "created_at": now} for k, v in items]
+        with connect.write_transaction(self._engine) as conn:
+            if conn.dialect.name == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert
+            else:
+                from sqlalchemy.dialects.sqlite import insert
+            conn.execute(insert(response_cache).on_conflict_do_nothing(), rows)
+
+
+def _check_status(status: str) -> None:
+    if status not in _STATUSES:
+        raise ValueError(f"Unknown run status {status!r}; expected one of {sorted(_STATUSES)}.")

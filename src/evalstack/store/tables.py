@@ -1,0 +1,93 @@
+"""The store's tables, as SQLAlchemy Core metadata.
+
+Alembic migrations in ``store/migrations/versions/`` create and change these tables; a test
+checks that the migrations' head matches this metadata exactly. Each later concept (human
+labels, pairwise battles, traces, alerts) adds its own tables here and its own migration.
+
+Timestamps are UTC. JSON columns use the portable ``JSON`` type (``json`` on PostgreSQL,
+text on SQLite).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+# Alembic's version table; named after us so a shared PostgreSQL database can hold other
+# applications' Alembic histories too.
+VERSION_TABLE = "evalstack_alembic_version"
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("task_name", sa.Text, nullable=False),
+    sa.Column("task_version", sa.Integer, nullable=False),
+    sa.Column("task_spec", sa.JSON, nullable=False),
+    sa.Column("model", sa.Text, nullable=False),
+    sa.Column("model_args", sa.JSON, nullable=False),
+    sa.Column("dataset_name", sa.Text, nullable=False),
+    sa.Column("dataset_hash", sa.String(64), nullable=False),
+    sa.Column("dataset_size", sa.Integer, nullable=False),
+    sa.Column("epochs", sa.Integer, nullable=False),
+    sa.Column("limit", sa.Integer, nullable=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("config", sa.JSON, nullable=False),
+    sa.Column("package_version", sa.String(50), nullable=False),
+    sa.Column("git_revision", sa.String(64), nullable=True),
+    sa.Column("summary", sa.JSON(none_as_null=True), nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Index(None, "fingerprint"),
+    sa.Index(None, "created_at"),
+    sa.Index(None, "task_name"),
+    sa.Index(None, "model"),
+)
+
+samples = sa.Table(
+    "samples",
+    metadata,
+    sa.Column(
+        "run_id", sa.String(32), sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("sample_id", sa.Text, nullable=False),
+    sa.Column("epoch", sa.Integer, nullable=False),
+    sa.Column("input", sa.JSON, nullable=False),
+    sa.Column("target", sa.JSON, nullable=False),
+    sa.Column("output", sa.Text, nullable=False),
+    sa.Column("scores", sa.JSON, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("output_truncated", sa.Boolean, nullable=False),
+    sa.Column("latency_ms", sa.Float, nullable=True),
+    sa.Column("input_tokens", sa.Integer, nullable=True),
+    sa.Column("output_tokens", sa.Integer, nullable=True),
+    sa.Column("cost_usd", sa.Float, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("cached", sa.Boolean, nullable=False),
+    sa.Column("category", sa.Text, nullable=True),
+    sa.Column("metadata", sa.JSON, nullable=False),
+    sa.Column("model_version", sa.Text, nullable=True),
+    sa.Column("choices", sa.JSON(none_as_null=True), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint("run_id", "sample_id", "epoch"),
+)
+
+response_cache = sa.Table(
+    "response_cache",
+    metadata,
+    # sha256 hex of the request and the provider's identity.
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
