@@ -9,7 +9,9 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 SHARED_DATASETS = Path(
-    os.environ.get("EVALSTACK_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "datasets")
+    os.environ.get(
+        "EVALSTACK_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "datasets"
+    )
 )
 
 

@@ -28,7 +28,24 @@ _LAZY = {
     "load_dataset": "evalstack.datasets.files",
 }
 
-__all__ = sorted([*_LAZY, "__version__"])
+__all__ = [
+    "Capability",
+    "ChatMessage",
+    "EvalResult",
+    "GenerateConfig",
+    "MemoryDataset",
+    "RunConfig",
+    "Sample",
+    "Score",
+    "Task",
+    "TaskState",
+    "__version__",
+    "component",
+    "evaluate",
+    "evaluate_async",
+    "load_dataset",
+    "task",
+]
 
 if TYPE_CHECKING:
     from evalstack.core.component import component

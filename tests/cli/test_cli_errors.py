@@ -75,8 +75,10 @@ def test_eval_file_unknown_key_is_an_error(tmp_path):
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["run", "demo_mmlx", "-m", "mock/echo"], "Unknown task 'demo_mmlx'. Did you mean 'demo_mmlu'"),
-        (["run", "demo_unit", "-m", "opnai/gpt-4o"], "Unknown provider 'opnai'. Did you mean 'openai'"),
+        (["run", "demo_mmlx", "-m", "mock/echo"],
+         "Unknown task 'demo_mmlx'. Did you mean 'demo_mmlu'"),
+        (["run", "demo_unit", "-m", "opnai/gpt-4o"],
+         "Unknown provider 'opnai'. Did you mean 'openai'"),
         (["run", "demo_unit", "-m", "mock/echo", "--scorer", "exact_mach"],
          "Unknown scorer 'exact_mach'. Did you mean 'exact_match'"),
         (["run", "demo_unit", "-m", "mock/ecko"], "Did you mean mock/echo"),

@@ -14,7 +14,8 @@ import click
 COMMANDS = {
     "run": ("evalstack.cli.run", "run_command", "Run tasks on models and store the results."),
     "runs": ("evalstack.cli.runs", "runs_command", "List stored runs, newest first."),
-    "show": ("evalstack.cli.show", "show_command", "Show a run's results, overall and by category."),
+    "show": ("evalstack.cli.show", "show_command",
+             "Show a run's results, overall and by category."),
     "export": ("evalstack.cli.export", "export_command", "Export a run's samples."),
 }
 

@@ -25,7 +25,8 @@ DEFAULT_MODEL = "local/smollm2"
               help="Argument for the model(s), e.g. -M base_url=http://127.0.0.1:8000/v1 "
                    "-M api=completions. API keys come from the environment and are never stored.")
 @click.option("-s", "--scorer", "scorers", multiple=True, metavar="NAME[:K=V,...]",
-              help="Scorer(s) replacing the task's, e.g. exact_match, f1, 'numeric:tolerance=0.01'.")
+              help="Scorer(s) replacing the task's, e.g. exact_match, f1, "
+                   "'numeric:tolerance=0.01'.")
 @click.option("--max-tokens", type=int, default=None, help="Override the task's max tokens.")
 @click.option("--temperature", type=float, default=None, help="Override the task's temperature.")
 @click.option("--input-field", default="input", show_default=True,

@@ -43,7 +43,8 @@ def runs_command(store: str | None, task: str | None, model: str | None, status:
             }))
         return
     if not rows:
-        click.echo("No runs stored yet. Start one with: evalstack run demo_unit --model local/smollm2")
+        click.echo("No runs stored yet. Start one with: "
+                   "evalstack run demo_unit --model local/smollm2")
         return
     table = Table(title="Runs", title_justify="left")
     table.add_column("run id", no_wrap=True)

@@ -2,17 +2,17 @@
 
 ::
 
-    EvalstackError                 base; never shown with a traceback when it is a UserError
-    ├── UserError                  bad input from the user: carries an exit code, printed plainly
-    │   ├── ConfigError            a flag, model argument or eval-file field is wrong        (exit 2)
-    │   ├── UnknownNameError       unknown task, provider or scorer, with did-you-mean       (exit 2)
-    │   ├── DataError              a dataset file is malformed; names file:line and field    (exit 3)
-    │   ├── EmptyDatasetError      the dataset has no samples                                (exit 4)
-    │   ├── CapabilityError        the task needs something the provider lacks               (exit 2)
-    │   └── MissingDependencyError an optional SDK is not installed; names the extra         (exit 5)
-    ├── ProviderError              one model call failed; ``retryable`` says if a retry may help
-    ├── RunFailedError             the run's error budget was exceeded                       (exit 6)
-    └── InterruptedRunError        the user pressed Ctrl-C; the run is resumable             (exit 130)
+    EvalstackError              base class
+    ├── UserError               bad input the user can fix; printed without a traceback (exit 2)
+    │   ├── ConfigError         a flag, model argument or eval-file field is wrong (exit 2)
+    │   ├── UnknownNameError    unknown task, provider or scorer, with did-you-mean (exit 2)
+    │   ├── DataError           a malformed dataset file; names file:line and field (exit 3)
+    │   ├── EmptyDatasetError   the dataset has no samples (exit 4)
+    │   ├── CapabilityError     the task needs what the provider lacks (exit 2)
+    │   └── MissingDependencyError  an optional SDK is missing; names the extra (exit 5)
+    ├── ProviderError           one model call failed; ``retryable`` says if a retry may help
+    ├── RunFailedError          the run's error budget was exceeded (exit 6)
+    └── InterruptedRunError     Ctrl-C; the run is stored and resumable (exit 130)
 
 Every message says what was expected, what was received, and how to fix it.
 """

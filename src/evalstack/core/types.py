@@ -70,7 +70,7 @@ class Sample:
         return users[-1] if users else ""
 
 
-class Capability(str, enum.Enum):
+class Capability(enum.StrEnum):
     """What a provider can do; a task declares which of these it needs."""
 
     GENERATE = "generate"

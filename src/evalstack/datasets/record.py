@@ -118,7 +118,9 @@ def record_to_sample(
                 f"{where}: field {fields.choices!r} must be a non-empty list of strings; "
                 f"received {_preview(raw_choices)}."
             )
-        choices = tuple(_text(c, where, f"{fields.choices}[{i}]") for i, c in enumerate(raw_choices))
+        choices = tuple(
+            _text(c, where, f"{fields.choices}[{i}]") for i, c in enumerate(raw_choices)
+        )
 
     sample_id = record.get(fields.id)
     sid = str(index) if sample_id is None else _text(sample_id, where, fields.id)

@@ -34,8 +34,8 @@ def target_letter(sample: Sample) -> str:
     if target in choices:
         return LETTERS[choices.index(target)]
     raise ConfigError(
-        f"Sample {sample.id!r}: target {target!r} is neither a letter A-{LETTERS[len(choices) - 1]},"
-        f" an index, nor one of the choices."
+        f"Sample {sample.id!r}: target {target!r} is neither a letter "
+        f"A-{LETTERS[len(choices) - 1]}, an index, nor one of the choices."
     )
 
 

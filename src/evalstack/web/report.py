@@ -19,7 +19,8 @@ from evalstack.core.records import RunRecord, SampleRecord
 MAX_SAMPLES_PER_RUN = 200
 
 _CSS = """
-body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:72rem;color:#1d2430;padding:0 1rem}
+body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:72rem;color:#1d2430;
+padding:0 1rem}
 h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2.5rem;border-bottom:1px solid #dde}
 table{border-collapse:collapse;margin:.5rem 0;width:100%}
 th,td{border-bottom:1px solid #eef;padding:.25rem .5rem;text-align:left;vertical-align:top}
@@ -77,7 +78,8 @@ def _run_section(run: RunRecord, samples: Sequence[SampleRecord], stored: int) -
     summary = run.summary or {}
     parts = [f"<h2>{_e(run.task_name)} v{_e(run.task_version)} · {_e(run.model)}</h2>",
              f"<p class=muted>run {_e(run.id)} · {_e(run.status)} · "
-             f"{_e(run.created_at.strftime('%Y-%m-%d %H:%M UTC'))} · dataset {_e(run.dataset_name)} "
+             f"{_e(run.created_at.strftime('%Y-%m-%d %H:%M UTC'))} · "
+             f"dataset {_e(run.dataset_name)} "
              f"({_e(run.dataset_hash[:12])}) · evalstack {_e(run.package_version)}"
              f"{' · git ' + _e(run.git_revision[:12]) if run.git_revision else ''}</p>"]
     if summary:
