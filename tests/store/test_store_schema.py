@@ -43,11 +43,42 @@ def test_open_creates_the_schema_from_empty(store_url: str) -> None:
 
 
 def test_migration_head_matches_the_table_metadata(store_url: str) -> None:
+    # Built step by step by the migrations alone, not by Store.open's fresh-store path.
+    engine = store_connect.create_engine(store_connect.resolve_url(store_url))
+    try:
+        with store_connect.write_transaction(engine) as conn:
+            command.upgrade(_alembic_config(conn), "head")
+        with engine.connect() as conn:
+            ctx = MigrationContext.configure(
+                conn, opts={"compare_type": True, "version_table": VERSION_TABLE}
+            )
+            assert compare_metadata(ctx, metadata) == []
+            assert ctx.get_current_revision() == store_connect.packaged_revisions()[-1]
+    finally:
+        engine.dispose()
+
+
+def test_a_fresh_store_is_built_without_alembic_and_alembic_agrees(store_url: str) -> None:
+    code = (
+        "import sys; from evalstack.store import Store\n"
+        f"Store.open({store_url!r}).close()\n"
+        "print('alembic' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.stdout.strip() == "False", done.stderr
     with Store.open(store_url) as store, store.engine.connect() as conn:
         ctx = MigrationContext.configure(
             conn, opts={"compare_type": True, "version_table": VERSION_TABLE}
         )
         assert compare_metadata(ctx, metadata) == []
+        assert ctx.get_current_revision() == store_connect.packaged_revisions()[-1]
+    with Store.open(store_url) as store:
+        with store_connect.write_transaction(store.engine) as conn:
+            command.upgrade(_alembic_config(conn), "head")  # a no-op: already at head
+            assert MigrationContext.configure(
+                conn, opts={"version_table": VERSION_TABLE}
+            ).get_current_revision() == store_connect.packaged_revisions()[-1]
 
 
 def test_migrations_form_one_linear_chain_named_by_file() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,3 +101,18 @@ class RunRecord:
     git_revision: str | None
     summary: dict[str, Any] | None
     error: str | None
+
+
+class ScoreRow(NamedTuple):
+    """The part of a stored sample that summaries need (no input, output or metadata)."""
+
+    sample_id: str
+    epoch: int
+    scores: dict[str, dict[str, Any]]
+    error: str | None
+    output_truncated: bool
+    latency_ms: float | None
+    input_tokens: int | None
+    output_tokens: int | None
+    cost_usd: float
+    category: str | None

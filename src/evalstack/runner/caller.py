@@ -52,7 +52,7 @@ class ModelRunner:
         self.limiter = RateLimiter(run.rpm, run.tpm)
         self.cache_get = cache_get
         self.cache_put = cache_put
-        self.prefix = cache_keys.identity_prefix(provider.identity())
+        self.keys = cache_keys.KeySpace(provider.identity())
         self.rng = random.Random(run.seed)
         self.requests = 0
 
@@ -90,7 +90,7 @@ class SampleCaller:
 
     async def generate(self, request: GenerateRequest) -> ModelOutput:
         r = self._runner
-        key = cache_keys.generate_key(r.prefix, request, self.epoch)
+        key = r.keys.generate(request, self.epoch)
         estimate = sum(len(m.content) for m in request.messages) / 4 + (
             request.config.max_tokens or 256)
         out = await self._call(key, lambda: r.provider.generate(request), estimate)
@@ -101,7 +101,7 @@ class SampleCaller:
 
     async def loglikelihood(self, request: LoglikelihoodRequest) -> LoglikelihoodOutput:
         r = self._runner
-        key = cache_keys.loglikelihood_key(r.prefix, request)
+        key = r.keys.loglikelihood(request)
         estimate = (len(request.context) + sum(map(len, request.continuations))) / 4
         out = await self._call(key, lambda: r.provider.loglikelihood(request), estimate)
         assert isinstance(out, LoglikelihoodOutput)

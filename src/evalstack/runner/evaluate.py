@@ -101,10 +101,9 @@ def _plan(task: Task, provider: ModelProvider, model_spec: str, model_args: dict
             f"Task {task.name!r}: the dataset {task.dataset.name!r} has no samples; nothing to "
             f"evaluate."
         )
-    check = getattr(task.solver, "check", None)
-    if check is not None:
+    if getattr(task.solver, "checks_samples", False):
         for sample in islice(task.dataset, n):
-            check(sample)
+            task.solver.check(sample)  # type: ignore[attr-defined]
     epochs = run.epochs or task.epochs
     dataset_hash = task.dataset.fingerprint()
     payload = {
@@ -161,12 +160,11 @@ async def _run_pair(plan: _Plan, run: RunConfig, store: Any, progress: ProgressS
     planned = plan.n_samples * plan.epochs
     writer = BatchWriter(store, run_id, batch=run.write_batch, interval=run.flush_seconds,
                          secrets=secret_values(plan.model_args))
-    reader = BatchedCacheReader(store.cache_get_many) if run.cache else None
-    runner = ModelRunner(
-        plan.provider, run, price_for(plan.model_spec, prices),
-        cache_get=reader.get if reader is not None else None,
-        cache_put=writer.add_cache,
-    )
+    runner = ModelRunner(plan.provider, run, price_for(plan.model_spec, prices),
+                         cache_get=None, cache_put=writer.add_cache)
+    # A model with no cached responses at all needs no look-ups (the common first run).
+    if run.cache and store.cache_has_prefix(runner.keys.prefix):
+        runner.cache_get = BatchedCacheReader(store.cache_get_many).get
     names = _score_names(task)
     counts = {"errors": 0, "cost": 0.0}
     budget = run.error_budget * planned
@@ -255,14 +253,15 @@ async def _run_pair(plan: _Plan, run: RunConfig, store: Any, progress: ProgressS
         store.set_status(run_id, "failed", error=f"{type(failure).__name__}: {failure}")
         raise failure
 
-    totals = summarize(store.iter_samples(run_id), seed=run.seed)
+    totals = summarize(store.iter_scores(run_id))
     over_budget = totals.errors > budget or isinstance(failure, _BudgetExceeded)
     if over_budget:
         status = "failed"
     result = TaskResult(
         task=task.name, task_version=task.version, model=plan.model_spec,
-        samples=totals.samples, errors=totals.errors, metrics=metric_table(totals.metrics),
-        categories={c: metric_table(g) for c, g in sorted(totals.categories.items())},
+        samples=totals.samples, errors=totals.errors,
+        metrics=metric_table(totals.metrics, run.seed),
+        categories={c: metric_table(g, run.seed) for c, g in sorted(totals.categories.items())},
         cost_usd=round(totals.cost, 6), latency_ms=latency_summary(totals.latencies),
         input_tokens=totals.input_tokens, output_tokens=totals.output_tokens,
         truncated_outputs=totals.truncated, run_id=run_id, dataset_hash=plan.dataset_hash,

@@ -9,21 +9,46 @@ numbers of an uninterrupted one.
 from __future__ import annotations
 
 from array import array
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from evalstack.core.records import SampleRecord
+from evalstack.core.records import ScoreRow
 from evalstack.core.results import LatencySummary, MetricValue
-from evalstack.stats import bootstrap_ci, wilson_ci
+from evalstack.stats import mean_ci
 
 
 @dataclass
 class _Series:
+    """One scorer's per-sample scores; repeats of a sample are averaged as they stream in.
+
+    Rows must arrive grouped by sample (the store yields them ordered by sample id, epoch), so
+    only one float per sample is kept, whatever the number of epochs.
+    """
+
     kind: str = "binary"
-    by_sample: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    values: array = field(default_factory=lambda: array("d"))
+    _current: str | None = None
+    _sum: float = 0.0
+    _count: int = 0
+
+    def push(self, sample_id: str, value: float) -> None:
+        if sample_id != self._current:
+            self._close()
+            self._current = sample_id
+        self._sum += value
+        self._count += 1
+
+    def _close(self) -> None:
+        if self._count:
+            self.values.append(self._sum / self._count)
+        self._sum, self._count = 0.0, 0
+
+    def per_sample(self) -> np.ndarray:
+        self._close()
+        self._current = None
+        return np.frombuffer(self.values, dtype=float) if self.values else np.zeros(0)
 
 
 @dataclass
@@ -40,7 +65,7 @@ class RunTotals:
     metrics: dict[str, _Series] = field(default_factory=dict)
     categories: dict[str, dict[str, _Series]] = field(default_factory=dict)
 
-    def add(self, record: SampleRecord) -> None:
+    def add(self, record: ScoreRow) -> None:
         self.samples += 1
         self.cost += record.cost_usd or 0.0
         self.input_tokens += record.input_tokens or 0
@@ -63,30 +88,25 @@ class RunTotals:
                 series = group.get(name)
                 if series is None:
                     series = group[name] = _Series(kind=score.get("kind", "binary"))
-                series.by_sample[record.sample_id].append(float(value))
+                series.push(record.sample_id, float(value))
 
 
 def metric_value(series: _Series, seed: int = 0) -> MetricValue:
     """Estimate, 95% interval and n for one series of per-sample scores."""
-    per_sample = np.fromiter(
-        (sum(v) / len(v) for v in series.by_sample.values()), dtype=float,
-        count=len(series.by_sample),
-    )
+    per_sample = series.per_sample()
     n = int(per_sample.size)
     if n == 0:
         return MetricValue(estimate=None, ci_low=None, ci_high=None, n=0, method="none")
-    binary = series.kind == "binary" and bool(np.all((per_sample == 0) | (per_sample == 1)))
-    if binary:
-        r = wilson_ci(int(per_sample.sum()), n)
-    else:
-        r = bootstrap_ci(per_sample, rng=np.random.default_rng(seed))
+    # repeats of a sample are averaged first, so a binary scorer with epochs becomes continuous
+    kind = None if series.kind == "binary" else "continuous"
+    r = mean_ci(per_sample, kind, rng=np.random.default_rng(seed))
     return MetricValue(
         estimate=float(r.estimate), ci_low=float(r.ci_low), ci_high=float(r.ci_high), n=n,
         method=r.method,
     )
 
 
-def summarize(records: Iterable[SampleRecord], seed: int = 0) -> RunTotals:
+def summarize(records: Iterable[ScoreRow]) -> RunTotals:
     totals = RunTotals()
     for record in records:
         totals.add(record)

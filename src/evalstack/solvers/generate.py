@@ -36,6 +36,11 @@ class GenerateSolver:
             return []
         return ["text generation"]
 
+    @property
+    def checks_samples(self) -> bool:
+        """Whether ``check`` can fail: only a template can miss a sample's field."""
+        return self.template is not None
+
     def check(self, sample: Sample) -> None:
         build_messages(sample, self.template, self.system)
 

@@ -65,6 +65,8 @@ class MultipleChoiceSolver:
             return self.method
         return "loglikelihood" if Capability.LOGLIKELIHOOD in available else "generate"
 
+    checks_samples = True
+
     def check(self, sample: Sample) -> None:
         if not sample.choices or len(sample.choices) < 2:
             raise DataError(

@@ -218,6 +218,8 @@ def upgrade_schema(engine: sa.Engine, masked_url: str) -> None:
     if current == packaged_revisions()[-1:]:
         return
     _check_not_newer(current, masked_url)
+    if not current and _create_fresh(engine):
+        return
 
     from alembic import command
     from alembic.config import Config
@@ -232,6 +234,35 @@ def upgrade_schema(engine: sa.Engine, masked_url: str) -> None:
         _check_not_newer(current_revisions(conn), masked_url)
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
+
+
+def _create_fresh(engine: sa.Engine) -> bool:
+    """Build an empty database at head directly, as Alembic's docs recommend ("create_all,
+    then stamp head"), skipping Alembic's import and its step-by-step migrations.
+
+    Returns False, and leaves the database alone, when it is not empty of evalstack tables
+    (a half-made store is left to Alembic). A test checks that the result equals a store built
+    by the migrations.
+    """
+    from evalstack.store.tables import metadata
+
+    version = sa.Table(
+        VERSION_TABLE, sa.MetaData(),
+        sa.Column("version_num", sa.String(32), nullable=False),
+        sa.PrimaryKeyConstraint("version_num", name=f"{VERSION_TABLE}_pkc"),
+    )
+    with write_transaction(engine) as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+        inspector = sa.inspect(conn)
+        if inspector.has_table(VERSION_TABLE) or any(
+            inspector.has_table(name) for name in metadata.tables
+        ):
+            return False
+        metadata.create_all(conn)
+        version.create(conn)
+        conn.execute(version.insert().values(version_num=packaged_revisions()[-1]))
+    return True
 
 
 def connect_error(exc: BaseException, url: str) -> ConfigError:

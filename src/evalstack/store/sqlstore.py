@@ -10,7 +10,7 @@ from typing import Any, get_args
 import sqlalchemy as sa
 
 from evalstack.core.errors import EvalstackError, UserError
-from evalstack.core.records import RunRecord, SampleRecord
+from evalstack.core.records import RunRecord, SampleRecord, ScoreRow
 from evalstack.core.results import RunStatus
 from evalstack.core.text import clean_text
 from evalstack.store import _rows, connect
@@ -18,6 +18,10 @@ from evalstack.store.tables import response_cache, runs, samples
 
 _STATUSES = frozenset(get_args(RunStatus))
 _CHUNK = 1000  # rows per query when streaming samples
+# One statement, compiled once: the runner looks the cache up many times a second.
+_CACHE_QUERY = sa.select(response_cache.c.key, response_cache.c.value).where(
+    response_cache.c.key.in_(sa.bindparam("keys", expanding=True))
+)
 _KEYS_PER_QUERY = 500  # stays under every SQLite build's bound-parameter limit
 _SAMPLE_KEY = ("run_id", "sample_id", "epoch")
 
@@ -254,6 +258,12 @@ class Store:
         for row in self._iter_rows(run_id, list(samples.c), errors=errors):
             yield _rows.row_to_sample(row)
 
+    def iter_scores(self, run_id: str) -> Iterator[ScoreRow]:
+        """Stream what a summary needs of each sample, skipping the large text columns."""
+        columns = [getattr(samples.c, name) for name in ScoreRow._fields]
+        for row in self._iter_rows(run_id, columns):
+            yield ScoreRow(**row)
+
     def _iter_rows(
         self, run_id: str, columns: list[Any], *, errors: bool | None = None
     ) -> Iterator[sa.RowMapping]:
@@ -302,11 +312,18 @@ class Store:
         with self._engine.connect() as conn:
             for i in range(0, len(unique), _KEYS_PER_QUERY):
                 part = unique[i : i + _KEYS_PER_QUERY]
-                query = sa.select(response_cache.c.key, response_cache.c.value).where(
-                    response_cache.c.key.in_(part)
-                )
-                found.update((key, value) for key, value in conn.execute(query))
+                for key, value in conn.execute(_CACHE_QUERY, {"keys": part}):
+                    found[key] = value
         return found
+
+    def cache_has_prefix(self, prefix: str) -> bool:
+        """Whether any cached key starts with ``prefix`` (an index range scan)."""
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        query = sa.select(response_cache.c.key).where(
+            response_cache.c.key >= prefix, response_cache.c.key < upper
+        ).limit(1)
+        with self._engine.connect() as conn:
+            return conn.execute(query).first() is not None
 
     def cache_put_many(self, items: Sequence[tuple[str, dict[str, Any]]]) -> None:
         """Store cached values; a key that is already present keeps its first value."""
