@@ -1,21 +1,22 @@
-"""Streams finished samples and cache entries to the store from one background thread.
+"""Streams finished samples and cache entries to the store in batches.
 
-Writes are batched (``write_batch`` rows or ``flush_seconds``, whichever comes first) so the
-event loop never waits on the database, and a crash loses at most the last unflushed batch,
-which a resumed run simply asks for again.
+Writes happen on the event loop's own thread, a batch at a time (``write_batch`` rows, or
+whatever arrived within ``flush_seconds``). A background writer thread was tried first: under
+a busy event loop it starved (SQLite releases the GIL for every row it steps, and each
+re-acquisition waits out the interpreter's switch interval), fell tens of thousands of rows
+behind and held them all in memory. Writing inline keeps memory flat, gives natural
+backpressure, and a crash loses at most the last unflushed batch, which a resumed run simply
+asks for again.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any, Protocol
 
 from evalstack.core.records import SampleRecord
-
-_STOP = object()
 
 
 class SampleSink(Protocol):
@@ -25,7 +26,7 @@ class SampleSink(Protocol):
 
 
 class BatchWriter:
-    """A queue drained by a daemon thread into the store."""
+    """Collects records and writes them to the store in batches."""
 
     def __init__(self, store: SampleSink, run_id: str, *, batch: int, interval: float,
                  secrets: Iterable[str] = ()) -> None:
@@ -34,38 +35,24 @@ class BatchWriter:
         self.batch = batch
         self.interval = interval
         self.secrets = tuple(s for s in secrets if s and len(s) >= 6)
-        self.error: BaseException | None = None
         self.written = 0
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._loop, name="evalstack-writer", daemon=True)
-        self._thread.start()
+        self._samples: list[SampleRecord] = []
+        self._cache: list[tuple[str, dict[str, Any]]] = []
+        self._last = time.monotonic()
 
     def add_sample(self, record: SampleRecord) -> None:
-        self._queue.put(("s", record))
+        self._samples.append(record)
+        if len(self._samples) >= self.batch or time.monotonic() - self._last >= self.interval:
+            self.flush()
 
     def add_cache(self, key: str, value: dict[str, Any]) -> None:
-        self._queue.put(("c", (key, value)))
+        self._cache.append((key, value))
 
-    def close(self) -> None:
-        """Flush everything and stop; re-raises a write error from the thread."""
-        self._queue.put(_STOP)
-        self._thread.join()
-        if self.error is not None:
-            raise self.error
-
-    def _redact(self, record: SampleRecord) -> SampleRecord:
-        from dataclasses import replace
-
-        changes = {}
-        for name in ("output", "error"):
-            value = getattr(record, name)
-            if value and any(s in value for s in self.secrets):
-                for s in self.secrets:
-                    value = value.replace(s, "[REDACTED]")
-                changes[name] = value
-        return replace(record, **changes) if changes else record
-
-    def _flush(self, samples: list[SampleRecord], cache: list[tuple[str, dict[str, Any]]]) -> None:
+    def flush(self) -> None:
+        """Write everything collected so far (cache entries first, then samples)."""
+        cache, self._cache = self._cache, []
+        samples, self._samples = self._samples, []
+        self._last = time.monotonic()
         if cache:
             self.store.cache_put_many(cache)
         if samples:
@@ -74,29 +61,15 @@ class BatchWriter:
             self.store.write_samples(self.run_id, samples)
             self.written += len(samples)
 
-    def _loop(self) -> None:
-        samples: list[SampleRecord] = []
-        cache: list[tuple[str, dict[str, Any]]] = []
-        deadline = time.monotonic() + self.interval
-        stopping = False
-        while not stopping:
-            timeout = max(0.0, deadline - time.monotonic())
-            try:
-                item = self._queue.get(timeout=timeout)
-                if item is _STOP:
-                    stopping = True
-                elif item[0] == "s":
-                    samples.append(item[1])
-                else:
-                    cache.append(item[1])
-            except queue.Empty:
-                pass
-            now = time.monotonic()
-            if stopping or len(samples) + len(cache) >= self.batch or now >= deadline:
-                if self.error is None:
-                    try:
-                        self._flush(samples, cache)
-                    except BaseException as exc:  # surfaced by close() in the main thread
-                        self.error = exc
-                samples, cache = [], []
-                deadline = now + self.interval
+    def close(self) -> None:
+        self.flush()
+
+    def _redact(self, record: SampleRecord) -> SampleRecord:
+        changes = {}
+        for name in ("output", "error"):
+            value = getattr(record, name)
+            if value and any(s in value for s in self.secrets):
+                for s in self.secrets:
+                    value = value.replace(s, "[REDACTED]")
+                changes[name] = value
+        return replace(record, **changes) if changes else record
