@@ -14,14 +14,12 @@ the cores are busy, hence the conservative ``n_threads`` default.
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import hashlib
 import importlib.util
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +33,7 @@ from evalstack.core.types import (
     LoglikelihoodRequest,
     ModelOutput,
 )
+from evalstack.providers._worker import WorkerThreadModel
 
 #: Model aliases: name -> (package that ships the file, file name inside the package).
 ALIASES: dict[str, tuple[str, str]] = {
@@ -152,7 +151,7 @@ def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     return n
 
 
-class LlamaCppProvider:
+class LlamaCppProvider(WorkerThreadModel):
     """A GGUF model run in-process by llama.cpp (``llamacpp/<path-or-alias>``).
 
     Every llama.cpp call runs in one dedicated worker thread, so the event loop stays
@@ -181,6 +180,7 @@ class LlamaCppProvider:
 
     capabilities: frozenset[Capability] = frozenset({Capability.GENERATE, Capability.LOGLIKELIHOOD})
     max_concurrency: int | None = 1
+    thread_name = "evalstack-llamacpp"
 
     def __init__(self, model: str, **args: Any) -> None:
         unknown = sorted(set(args) - set(_KNOWN_ARGS))
@@ -208,7 +208,6 @@ class LlamaCppProvider:
         self.chat_format: str | None = chat_format
         self._llm: Any = None
         self._fingerprint: str | None = None
-        self._executor: ThreadPoolExecutor | None = None
         # The logits that predict the first token after a context, keyed by that context's
         # tokens: one-token continuations of the same context then need no forward pass.
         self._row_key: tuple[int, ...] | None = None
@@ -236,29 +235,6 @@ class LlamaCppProvider:
             "sha256_sample": self._fingerprint,
             "args": public_args(args),
         }
-
-    async def _run(self, fn: Any, *args: Any) -> Any:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(1, thread_name_prefix="evalstack-llamacpp")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, fn, *args)
-
-    async def generate(self, request: GenerateRequest) -> ModelOutput:
-        """Generate a chat completion (greedy unless the request sets a temperature)."""
-        return await self._run(self._generate_sync, request)
-
-    async def loglikelihood(self, request: LoglikelihoodRequest) -> LoglikelihoodOutput:
-        """Sum ``log P(continuation | context)`` from the model's logits, per continuation."""
-        return await self._run(self._loglikelihood_sync, request)
-
-    async def aclose(self) -> None:
-        """Free the model and stop the worker thread."""
-        if self._executor is None:
-            return
-        executor, self._executor = self._executor, None
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(executor, self._close_sync)
-        executor.shutdown(wait=False)
 
     # -- everything below runs in the worker thread ---------------------------------------
 

@@ -8,11 +8,9 @@ after installing torch from your platform's channel.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import importlib.util
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from evalstack.core.types import (
     LoglikelihoodRequest,
     ModelOutput,
 )
+from evalstack.providers._worker import WorkerThreadModel
 
 #: Generation length when a request does not set ``max_tokens``.
 DEFAULT_MAX_TOKENS = 512
@@ -101,7 +100,7 @@ def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     return n
 
 
-class TransformersProvider:
+class TransformersProvider(WorkerThreadModel):
     """A Hugging Face causal LM run with PyTorch in one dedicated worker thread.
 
     The model is loaded on the first call. Log-likelihoods are batched: the continuations of
@@ -134,6 +133,7 @@ class TransformersProvider:
 
     capabilities: frozenset[Capability] = frozenset({Capability.GENERATE, Capability.LOGLIKELIHOOD})
     max_concurrency: int | None = 1
+    thread_name = "evalstack-transformers"
 
     def __init__(self, model: str, **args: Any) -> None:
         unknown = sorted(set(args) - set(_KNOWN_ARGS))
@@ -181,7 +181,6 @@ class TransformersProvider:
         self._bos: list[int] = []
         self._limit = 0
         self._fingerprint: str | None = None
-        self._executor: ThreadPoolExecutor | None = None
 
     def identity(self) -> dict[str, Any]:
         """Provider, model id (or folder name and content hash) and non-secret arguments."""
@@ -203,29 +202,6 @@ class TransformersProvider:
             }
         )
         return ident
-
-    async def _run(self, fn: Any, *args: Any) -> Any:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(1, thread_name_prefix="evalstack-transformers")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, fn, *args)
-
-    async def generate(self, request: GenerateRequest) -> ModelOutput:
-        """Generate a completion (greedy unless the request sets a temperature)."""
-        return await self._run(self._generate_sync, request)
-
-    async def loglikelihood(self, request: LoglikelihoodRequest) -> LoglikelihoodOutput:
-        """Sum ``log P(continuation | context)`` per continuation, in padded batches."""
-        return await self._run(self._loglikelihood_sync, request)
-
-    async def aclose(self) -> None:
-        """Drop the model and stop the worker thread."""
-        if self._executor is None:
-            return
-        executor, self._executor = self._executor, None
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(executor, self._close_sync)
-        executor.shutdown(wait=False)
 
     # -- everything below runs in the worker thread ---------------------------------------
 
