@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class ProgressSink(Protocol):
@@ -29,7 +29,7 @@ class NoProgress:
 class RichProgress:
     """A rich progress bar on stderr, refreshed a few times a second."""
 
-    def __init__(self) -> None:
+    def __init__(self, console: Any = None) -> None:
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -50,7 +50,7 @@ class RichProgress:
             TimeRemainingColumn(),
             TextColumn("errors {task.fields[errors]}"),
             TextColumn("${task.fields[cost]:.4f}"),
-            console=Console(stderr=True),
+            console=console or Console(stderr=True),
             refresh_per_second=4,
             transient=False,
         )
