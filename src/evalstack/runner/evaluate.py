@@ -34,7 +34,7 @@ from evalstack.core.scorer import Score, TaskState
 from evalstack.core.task import Task
 from evalstack.core.types import Sample
 from evalstack.runner.cache import BatchedCacheReader
-from evalstack.runner.caller import ModelRunner
+from evalstack.runner.caller import ModelRunner, SampleCaller
 from evalstack.runner.config import RunConfig
 from evalstack.runner.metrics import latency_summary, metric_table, summarize
 from evalstack.runner.prices import load_table, price_for
@@ -122,13 +122,13 @@ class _BudgetExceeded(Exception):
     pass
 
 
-async def _run_pair(plan: _Plan, run: RunConfig, store: Any, progress: ProgressSink,
-                    prices: dict[str, tuple[float, float]]) -> TaskResult:
+def _open_run(plan: _Plan, run: RunConfig, store: Any) -> tuple[str, set[tuple[str, int]]]:
+    """The run to write to (resumed or new) and the samples it already holds."""
     from evalstack import __version__
     from evalstack.store import new_id
 
     task = plan.task
-    record: RunRecord | None = None
+    record: RunRecord | None
     if run.resume:
         record = store.get_run(run.resume)
         if record.fingerprint != plan.fingerprint:
@@ -139,23 +139,56 @@ async def _run_pair(plan: _Plan, run: RunConfig, store: Any, progress: ProgressS
             )
     else:
         record = store.find_resumable(plan.fingerprint)
-    now = datetime.now(UTC)
-    if record is None:
-        record = RunRecord(
-            id=new_id(), created_at=now, updated_at=now, status="running",
-            task_name=task.name, task_version=task.version, task_spec=_json_safe(task.spec()),
-            model=plan.model_spec, model_args=_json_safe(public_args(plan.model_args)),
-            dataset_name=task.dataset.name, dataset_hash=plan.dataset_hash,
-            dataset_size=plan.n_samples, epochs=plan.epochs, limit=run.limit,
-            fingerprint=plan.fingerprint, config=_json_safe(run.model_dump()),
-            package_version=__version__, git_revision=git_revision(), summary=None, error=None,
-        )
-        store.create_run(record)
-        done: set[tuple[str, int]] = set()
-    else:
+    if record is not None:
         store.set_status(record.id, "running")
-        done = store.done_keys(record.id)
-    run_id = record.id
+        return record.id, store.done_keys(record.id)
+    now = datetime.now(UTC)
+    record = RunRecord(
+        id=new_id(), created_at=now, updated_at=now, status="running",
+        task_name=task.name, task_version=task.version, task_spec=_json_safe(task.spec()),
+        model=plan.model_spec, model_args=_json_safe(public_args(plan.model_args)),
+        dataset_name=task.dataset.name, dataset_hash=plan.dataset_hash,
+        dataset_size=plan.n_samples, epochs=plan.epochs, limit=run.limit,
+        fingerprint=plan.fingerprint, config=_json_safe(run.model_dump()),
+        package_version=__version__, git_revision=git_revision(), summary=None, error=None,
+    )
+    store.create_run(record)
+    return record.id, set()
+
+
+def _sample_record(sample: Sample, epoch: int, state: TaskState, caller: SampleCaller,
+                   scores: dict[str, dict[str, Any]], error: str | None) -> SampleRecord:
+    """What is stored for one finished (or failed) sample."""
+    output = state.output
+    extra: dict[str, Any] = dict(state.metadata)
+    if state.choice is not None:
+        extra["choice"] = state.choice
+    if state.choice_logprobs is not None:
+        extra["choice_logprobs"] = list(state.choice_logprobs)
+    if state.messages and not (len(state.messages) == 1
+                               and state.messages[0].content == sample.input):
+        extra["prompt"] = [m.to_dict() for m in state.messages]
+    return SampleRecord(
+        sample_id=sample.id, epoch=epoch,
+        input=sample.input if isinstance(sample.input, str)
+        else [m.to_dict() for m in sample.input],
+        target=sample.target if isinstance(sample.target, str) else list(sample.target),
+        output=output.text if output is not None else "",
+        scores=scores, error=error,
+        output_truncated=bool(output and output.truncated),
+        latency_ms=caller.latency_ms, input_tokens=caller.input_tokens,
+        output_tokens=caller.output_tokens, cost_usd=caller.cost,
+        attempts=caller.attempts, cached=caller.cached, category=sample.category,
+        metadata={**sample.metadata, **extra},
+        model_version=caller.model_version,
+        choices=list(sample.choices) if sample.choices is not None else None,
+    )
+
+
+async def _run_pair(plan: _Plan, run: RunConfig, store: Any, progress: ProgressSink,
+                    prices: dict[str, tuple[float, float]]) -> TaskResult:
+    task = plan.task
+    run_id, done = _open_run(plan, run, store)
 
     planned = plan.n_samples * plan.epochs
     writer = BatchWriter(store, run_id, batch=run.write_batch, interval=run.flush_seconds,
@@ -200,30 +233,7 @@ async def _run_pair(plan: _Plan, run: RunConfig, store: Any, progress: ProgressS
             raise
         except Exception as exc:  # a scorer or solver bug is this sample's error, not the run's
             error = f"{type(exc).__name__}: {exc}"
-        output = state.output
-        metadata = dict(state.metadata)
-        if state.choice is not None:
-            metadata["choice"] = state.choice
-        if state.choice_logprobs is not None:
-            metadata["choice_logprobs"] = list(state.choice_logprobs)
-        if state.messages and not (len(state.messages) == 1 and state.messages[0].content
-                                   == sample.input):
-            metadata["prompt"] = [m.to_dict() for m in state.messages]
-        writer.add_sample(SampleRecord(
-            sample_id=sample.id, epoch=epoch,
-            input=sample.input if isinstance(sample.input, str)
-            else [m.to_dict() for m in sample.input],
-            target=sample.target if isinstance(sample.target, str) else list(sample.target),
-            output=output.text if output is not None else "",
-            scores=scores, error=error,
-            output_truncated=bool(output and output.truncated),
-            latency_ms=caller.latency_ms, input_tokens=caller.input_tokens,
-            output_tokens=caller.output_tokens, cost_usd=caller.cost,
-            attempts=caller.attempts, cached=caller.cached, category=sample.category,
-            metadata={**sample.metadata, **metadata} if metadata else dict(sample.metadata),
-            model_version=caller.model_version,
-            choices=list(sample.choices) if sample.choices is not None else None,
-        ))
+        writer.add_sample(_sample_record(sample, epoch, state, caller, scores, error))
         counts["cost"] += caller.cost
         if error is not None:
             counts["errors"] += 1
