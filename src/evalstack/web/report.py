@@ -38,6 +38,10 @@ def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f} ms"
+
+
 def _bar(estimate: float | None, low: float | None, high: float | None) -> str:
     if estimate is None or low is None or high is None:
         return ""
@@ -88,8 +92,8 @@ def _run_section(run: RunRecord, samples: Sequence[SampleRecord], stored: int) -
             "<table><tr><th>metric</th><th class=num>estimate [95% CI]</th><th class=num>n</th>"
             f"<th>interval</th><th></th></tr>{_metric_rows(summary.get('metrics', {}))}</table>"
             f"<p>{_e(summary.get('samples'))} samples, {_e(summary.get('errors'))} errors, "
-            f"cost ${summary.get('cost_usd', 0):.4f}, latency p50 {_e(lat.get('p50'))} ms, "
-            f"p95 {_e(lat.get('p95'))} ms, tokens {_e(summary.get('input_tokens'))} in / "
+            f"cost ${summary.get('cost_usd', 0):.4f}, latency p50 {_ms(lat.get('p50'))}, "
+            f"p95 {_ms(lat.get('p95'))}, tokens {_e(summary.get('input_tokens'))} in / "
             f"{_e(summary.get('output_tokens'))} out</p>"
         )
         cats = summary.get("categories", {})
