@@ -19,7 +19,7 @@ import hashlib
 import importlib.util
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from evalstack.core.types import (
     LoglikelihoodRequest,
     ModelOutput,
 )
+from evalstack.providers._args import int_arg
 from evalstack.providers._worker import WorkerThreadModel
 
 #: Model aliases: name -> (package that ships the file, file name inside the package).
@@ -102,23 +103,6 @@ def resolve_model_path(model: str) -> Path:
             f"llamacpp//abs/path/model.gguf, or local/smollm2."
         )
     return path
-
-
-def _int_arg(args: Mapping[str, Any], name: str, default: int, minimum: int) -> int:
-    value = args.get(name, default)
-    try:
-        number = int(value)
-        if isinstance(value, bool) or float(value) != number:
-            raise ValueError
-    except (TypeError, ValueError):
-        raise ConfigError(
-            f"Model argument {name} must be an integer >= {minimum}; received {value!r}."
-        ) from None
-    if number < minimum:
-        raise ConfigError(
-            f"Model argument {name} must be an integer >= {minimum}; received {number}."
-        )
-    return number
 
 
 _devnull_hook_registered = False
@@ -194,11 +178,11 @@ class LlamaCppProvider(WorkerThreadModel):
         self.name = f"llamacpp/{model}"
         self.model = model
         self.path = resolve_model_path(model)
-        self.n_threads = _int_arg(args, "n_threads", default_threads(), 1)
-        self.n_ctx = _int_arg(args, "n_ctx", 2048, 16)
-        self.n_batch = _int_arg(args, "n_batch", 512, 1)
-        self.seed = _int_arg(args, "seed", 0, 0)
-        self.max_output_chars = _int_arg(args, "max_output_chars", DEFAULT_MAX_OUTPUT_CHARS, 1)
+        self.n_threads = int_arg(args, "n_threads", default_threads(), 1)
+        self.n_ctx = int_arg(args, "n_ctx", 2048, 16)
+        self.n_batch = int_arg(args, "n_batch", 512, 1)
+        self.seed = int_arg(args, "seed", 0, 0)
+        self.max_output_chars = int_arg(args, "max_output_chars", DEFAULT_MAX_OUTPUT_CHARS, 1)
         chat_format = args.get("chat_format")
         if chat_format is not None and not isinstance(chat_format, str):
             raise ConfigError(

@@ -25,6 +25,7 @@ from evalstack.core.types import (
     LoglikelihoodRequest,
     ModelOutput,
 )
+from evalstack.providers._args import int_arg
 from evalstack.providers._worker import WorkerThreadModel
 
 #: Generation length when a request does not set ``max_tokens``.
@@ -41,25 +42,6 @@ _KNOWN_ARGS = (
     "max_output_chars",
 )
 _SMALL_FILE = 1 << 20
-
-
-def _int_arg(args: Mapping[str, Any], name: str, default: int | None, minimum: int) -> int | None:
-    value = args.get(name, default)
-    if value is None:
-        return None
-    try:
-        number = int(value)
-        if isinstance(value, bool) or float(value) != number:
-            raise ValueError
-    except (TypeError, ValueError):
-        raise ConfigError(
-            f"Model argument {name} must be an integer >= {minimum}; received {value!r}."
-        ) from None
-    if number < minimum:
-        raise ConfigError(
-            f"Model argument {name} must be an integer >= {minimum}; received {number}."
-        )
-    return number
 
 
 def _bool_arg(args: Mapping[str, Any], name: str, default: bool | None) -> bool | None:
@@ -167,13 +149,13 @@ class TransformersProvider(WorkerThreadModel):
                 f"Model argument dtype must be one of {', '.join(_DTYPES)}; "
                 f"received {self.dtype!r}."
             )
-        self.batch_size = _int_arg(args, "batch_size", 8, 1) or 8
-        self.max_length = _int_arg(args, "max_length", None, 2)
+        self.batch_size = int_arg(args, "batch_size", 8, 1)
+        self.max_length = int_arg(args, "max_length", None, 2)
         self.trust_remote_code = bool(_bool_arg(args, "trust_remote_code", False))
         self.chat_template = _bool_arg(args, "chat_template", None)
-        self.seed = _int_arg(args, "seed", 0, 0) or 0
+        self.seed = int_arg(args, "seed", 0, 0)
         self.max_output_chars = (
-            _int_arg(args, "max_output_chars", DEFAULT_MAX_OUTPUT_CHARS, 1)
+            int_arg(args, "max_output_chars", DEFAULT_MAX_OUTPUT_CHARS, 1)
             or DEFAULT_MAX_OUTPUT_CHARS
         )
         self._model: Any = None
