@@ -180,3 +180,19 @@ def test_cancel_leaves_resumable_run_and_resume_skips_stored(store_path):
     asked = {p.split()[1] for p in counting_pipeline.CALLS}
     assert not asked & stored
     assert result.tasks[0].samples == 40
+
+
+def test_provider_prepare_runs_once_before_requests_and_is_not_latency(store_path):
+    from evalstack.providers.mock import MockProvider
+
+    class SlowToLoad(MockProvider):
+        prepared = 0
+
+        async def prepare(self) -> None:
+            await asyncio.sleep(0.5)
+            SlowToLoad.prepared += 1
+
+    provider = SlowToLoad("echo")
+    result = evaluate([_task(5)], [provider], _run(store=str(store_path)))
+    assert SlowToLoad.prepared == 1
+    assert result.tasks[0].latency_ms.p95 < 100

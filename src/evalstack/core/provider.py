@@ -60,6 +60,9 @@ class ModelProvider(Protocol):
         """Score continuations (only when ``Capability.LOGLIKELIHOOD`` is declared)."""
         ...
 
+    # Optional: ``async def prepare(self) -> None`` loads weights or opens connections before
+    # the first request, so that set-up is not counted as a sample's latency.
+
     async def aclose(self) -> None:
         """Release connections, threads and model memory."""
         ...

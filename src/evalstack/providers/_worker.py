@@ -33,6 +33,10 @@ class WorkerThreadModel(abc.ABC):
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, fn, *args)
 
+    async def prepare(self) -> None:
+        """Load the model now, so that loading is not counted as the first sample's latency."""
+        await self._run(self._load)
+
     async def generate(self, request: GenerateRequest) -> ModelOutput:
         """Generate a completion (greedy unless the request sets a temperature)."""
         return await self._run(self._generate_sync, request)
@@ -49,6 +53,10 @@ class WorkerThreadModel(abc.ABC):
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(executor, self._close_sync)
         executor.shutdown(wait=False)
+
+    @abc.abstractmethod
+    def _load(self) -> Any:
+        """Load the model (once); runs in the worker thread."""
 
     @abc.abstractmethod
     def _generate_sync(self, request: GenerateRequest) -> ModelOutput:

@@ -241,6 +241,9 @@ async def _run_pair(plan: _Plan, run: RunConfig, store: Any, progress: ProgressS
         if error is not None and counts["errors"] > budget:
             raise _BudgetExceeded(error)
 
+    prepare = getattr(plan.provider, "prepare", None)
+    if prepare is not None and len(done) < planned:
+        await prepare()
     progress.start(f"{task.name} · {plan.model_spec}", planned, len(done))
     workers = [asyncio.create_task(worker()) for _ in range(runner.concurrency)]
     status = "completed"
