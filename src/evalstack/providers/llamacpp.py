@@ -19,7 +19,6 @@ import hashlib
 import importlib.util
 import os
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ from evalstack.core.types import (
     ModelOutput,
 )
 from evalstack.providers._args import int_arg
-from evalstack.providers._worker import WorkerThreadModel
+from evalstack.providers._worker import WorkerThreadModel, common_prefix
 
 #: Model aliases: name -> (package that ships the file, file name inside the package).
 ALIASES: dict[str, tuple[str, str]] = {
@@ -124,15 +123,6 @@ def _close_devnull_at_exit() -> None:
                 handle.close()
 
     atexit.register(close)
-
-
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 class LlamaCppProvider(WorkerThreadModel):
@@ -305,7 +295,7 @@ class LlamaCppProvider(WorkerThreadModel):
             context, wholes = [start], [[start, *w] for w in wholes]
         # The continuation is the tail of context+continuation that differs from the context
         # alone, so a token merged across the boundary is scored as part of the continuation.
-        splits = [_common_prefix(context, w) for w in wholes]
+        splits = [common_prefix(context, w) for w in wholes]
         longest = max((len(w) for w in wholes), default=0)
         if longest > self.n_ctx:
             drop = longest - self.n_ctx
@@ -341,7 +331,7 @@ class LlamaCppProvider(WorkerThreadModel):
     def _rows_for(self, tokens: list[int], split: int) -> list[Any]:
         """The logit rows that predict ``tokens[split:]``, reusing the KV cache's prefix."""
         llm = self._llm
-        cached = _common_prefix(llm.input_ids[: llm.n_tokens].tolist(), tokens)
+        cached = common_prefix(llm.input_ids[: llm.n_tokens].tolist(), tokens)
         rows: list[Any] = []
         first = split - 1  # the position whose logits predict tokens[split]
         key = tuple(tokens[:split])

@@ -26,7 +26,7 @@ from evalstack.core.types import (
     ModelOutput,
 )
 from evalstack.providers._args import int_arg
-from evalstack.providers._worker import WorkerThreadModel
+from evalstack.providers._worker import WorkerThreadModel, common_prefix
 
 #: Generation length when a request does not set ``max_tokens``.
 DEFAULT_MAX_TOKENS = 512
@@ -71,15 +71,6 @@ def directory_fingerprint(path: Path) -> str:
 
 def _plain_prompt(messages: Sequence[ChatMessage]) -> str:
     return "\n\n".join(m.content for m in messages)
-
-
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 class TransformersProvider(WorkerThreadModel):
@@ -265,7 +256,7 @@ class TransformersProvider(WorkerThreadModel):
         # after the longest prefix it shares with the context alone.
         items: list[tuple[list[int], int]] = []
         for whole in wholes:
-            split = _common_prefix(context, whole)
+            split = common_prefix(context, whole)
             if split == 0:
                 whole, split = [self._start_token(), *whole], 1
             drop = max(0, len(whole) - self._limit)
