@@ -65,7 +65,6 @@ def run_command(tasks: tuple[str, ...], models: tuple[str, ...], model_args: tup
     """
     from evalstack.datasets.record import FieldMap
     from evalstack.runner.evaluate import evaluate
-    from evalstack.runner.progress import NoProgress, RichProgress
     from evalstack.runner.resolve import parse_kv, resolve_task
 
     show_progress = not no_progress and sys.stderr.isatty()
@@ -84,8 +83,7 @@ def run_command(tasks: tuple[str, ...], models: tuple[str, ...], model_args: tup
             t.config = dataclasses.replace(t.config, **changes)
     chosen = list(models) or [os.environ.get("EVALSTACK_MODEL", DEFAULT_MODEL)]
     args = parse_kv(model_args, "--model-arg")
-    progress = RichProgress() if show_progress else NoProgress()
-    result = evaluate(loaded, chosen, run, model_args=args, progress=progress)
+    result = evaluate(loaded, chosen, run, model_args=args)
 
     if report_path:
         from evalstack.store import Store

@@ -312,7 +312,8 @@ async def evaluate_async(
         run: how to run (limits, concurrency, retries, store, ...).
         model_args: arguments for every model built from a spec.
         store: an open ``Store``; by default ``Store.open(run.store)``.
-        progress: where to report progress; nothing by default.
+        progress: where to report progress; by default a progress bar on stderr when
+            ``run.progress`` is true.
     """
     from evalstack.store import Store
 
@@ -320,7 +321,10 @@ async def evaluate_async(
     own_store = store is None
     if own_store:
         store = Store.open(run.store)
-    progress = progress or NoProgress()
+    if progress is None:
+        from evalstack.runner.progress import RichProgress
+
+        progress = RichProgress() if run.progress else NoProgress()
     providers: list[tuple[str, ModelProvider]] = []
     try:
         for m in models:
