@@ -19,10 +19,14 @@ class MemoryDataset:
         (1, 64)
     """
 
-    def __init__(self, name: str, samples: Iterable[Sample]) -> None:
+    def __init__(
+        self, name: str, samples: Iterable[Sample], fingerprint: str | None = None
+    ) -> None:
+        """``fingerprint`` may be given (say, the sha256 of the files the samples came from);
+        otherwise it is computed from the samples' content."""
         self.name = name
         self._samples = list(samples)
-        self._fingerprint: str | None = None
+        self._fingerprint = fingerprint
 
     def __iter__(self) -> Iterator[Sample]:
         return iter(self._samples)
