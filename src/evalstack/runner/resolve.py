@@ -78,7 +78,7 @@ def resolve_scorer(spec: str) -> Scorer:
         raise ConfigError(f"Scorer {spec!r}: {exc}.") from None
 
 
-def _tasks_in_file(path: Path, which: str | None) -> list[Task]:
+def _tasks_in_file(path: Path, which: str | None, task_args: dict[str, Any]) -> list[Task]:
     mod_name = f"evalstack_tasks_{abs(hash(path.resolve()))}"
     spec = importlib.util.spec_from_file_location(mod_name, path)
     if spec is None or spec.loader is None:
@@ -96,12 +96,12 @@ def _tasks_in_file(path: Path, which: str | None) -> list[Task]:
     if which is not None:
         if which not in found:
             raise UnknownNameError("task", which, list(found))
-        return [found[which]()]
-    return [f() for f in found.values()]
+        return [found[which](**task_args)]
+    return [f(**task_args) for f in found.values()]
 
 
-def resolve_task(spec: str, *, fields: FieldMap = FieldMap(),
-                 scorers: Sequence[str] = ()) -> list[Task]:
+def resolve_task(spec: str, *, fields: FieldMap = FieldMap(), scorers: Sequence[str] = (),
+                 task_args: dict[str, Any] | None = None) -> list[Task]:
     """The task(s) named by ``spec`` (see the module docstring)."""
     from evalstack.runner.evalfile import load_eval_file
     from evalstack.scorers.match import exact_match
@@ -114,7 +114,7 @@ def resolve_task(spec: str, *, fields: FieldMap = FieldMap(),
         if not path.exists():
             raise ConfigError(f"Task file not found: {path}.")
         if suffix == ".py":
-            tasks = _tasks_in_file(path, which or None)
+            tasks = _tasks_in_file(path, which or None, task_args or {})
         elif suffix in (".yaml", ".yml"):
             tasks = [load_eval_file(path)]
         else:
@@ -124,7 +124,10 @@ def resolve_task(spec: str, *, fields: FieldMap = FieldMap(),
             tasks = [task]
     else:
         factory = registry.lookup("task", spec)
-        tasks = [factory()]
+        try:
+            tasks = [factory(**(task_args or {}))]
+        except TypeError as exc:
+            raise ConfigError(f"Task {spec!r}: {exc}. Check the -T/--task-arg names.") from None
     if scorers:
         built = [resolve_scorer(s) for s in scorers]
         for t in tasks:
