@@ -209,3 +209,112 @@ def choice() -> Callable[[Sample, TaskState], Score]:
         return Score(0.0, answer=letter, explanation=f"Expected {expected}; chose {letter}.")
 
     return score
+
+
+# The whole reply is the letter, perhaps as "(B)", "B.", "B)" or "B:", or one short statement:
+# "Answer: B", "The answer is (B)." Anything else (reasoning, markdown, the option's text) is a
+# format failure for the strict scorer.
+_STRICT = re.compile(
+    r"\s*(?:(?i:(?:the\s+)?(?:correct\s+)?answer(?:\s+is\s*:?|\s*:))\s*)?"
+    r"\(?(?P<letter>[A-Z])\)?[.):]?\s*"
+)
+
+
+def extract_choice_strict(text: str, n_choices: int) -> int | None:
+    """The option a reply chose, only when the reply is in the requested format.
+
+    The reply must be the letter alone (``"B"``, ``"(B)"``, ``"B."``, ``"B)"``, ``"B:"``) or
+    one statement of it (``"Answer: B"``, ``"The answer is (B)."``), uppercase, with nothing
+    else. Reported beside ``extract_choice`` (flexible), it separates a format failure from a
+    wrong answer.
+
+    Args:
+        text: the model's answer.
+        n_choices: how many options there are (at most 26).
+
+    Returns:
+        The 0-based index of the chosen option, or ``None`` when the reply is not in the strict
+        format or names a letter beyond the options.
+
+    Raises:
+        ValueError: ``n_choices`` is not between 1 and 26.
+
+    Examples:
+        >>> extract_choice_strict("The answer is (C).", 4)
+        2
+        >>> extract_choice_strict("**C**", 4) is None
+        True
+        >>> extract_choice_strict("I think C, because...", 4) is None
+        True
+    """
+    if not 1 <= n_choices <= len(LETTERS):
+        raise ValueError(f"n_choices must be between 1 and 26; got {n_choices}.")
+    m = _STRICT.fullmatch(text)
+    if m is None:
+        return None
+    index = LETTERS.index(m.group("letter"))
+    return index if index < n_choices else None
+
+
+def correct_indices(sample: Sample) -> set[int]:
+    """The indices of the options the sample's targets name (see ``choice``).
+
+    Raises:
+        ConfigError: the sample has no choices.
+        DataError: a target names no option, or there are more than 26 choices.
+    """
+    choices = sample.choices or ()
+    if not choices:
+        raise ConfigError(
+            f"Sample {sample.id!r} has no choices, so it cannot be scored as multiple choice. "
+            "Give multiple-choice samples a 'choices' list, or use exact_match."
+        )
+    if len(choices) > len(LETTERS):
+        raise DataError(
+            f"Sample {sample.id!r} has {len(choices)} choices; at most 26 can be lettered."
+        )
+    correct = {i for i in (_target_index(t, choices) for t in sample.targets) if i is not None}
+    if not correct:
+        raise DataError(
+            f"Sample {sample.id!r}: the target {sample.target!r} names none of the "
+            f"{len(choices)} choices. Use a letter (A-{LETTERS[len(choices) - 1]}), an "
+            "option's exact text, or a 0-based index."
+        )
+    return correct
+
+
+@component("scorer")
+def strict_choice() -> Callable[[Sample, TaskState], Score]:
+    """Score 1 when the reply names the correct option in the strict format.
+
+    Unlike ``choice``, this ignores ``state.choice`` and reads the output with
+    ``extract_choice_strict``: a correct answer buried in prose scores 0 here and 1 under
+    ``choice``, so a format failure shows as the gap between the two.
+
+    Returns:
+        A scorer whose ``Score.answer`` is the letter found, if any.
+
+    Raises:
+        ConfigError / DataError: as ``correct_indices``.
+
+    Examples:
+        >>> from evalstack.core.types import ModelOutput
+        >>> sample = Sample("1", "2+2?", "B", choices=("3", "4", "5"))
+        >>> strict_choice()(sample, TaskState(sample, output=ModelOutput("Answer: B"))).value
+        1.0
+        >>> strict_choice()(sample, TaskState(sample, output=ModelOutput("**B**"))).value
+        0.0
+    """
+
+    def score(sample: Sample, state: TaskState) -> Score:
+        correct = correct_indices(sample)
+        picked = extract_choice_strict(state.completion, len(sample.choices or ()))
+        if picked is None:
+            return Score(0.0, explanation="The reply is not a bare letter or 'Answer: X'.")
+        letter = LETTERS[picked]
+        if picked in correct:
+            return Score(1.0, answer=letter)
+        expected = ", ".join(LETTERS[i] for i in sorted(correct))
+        return Score(0.0, answer=letter, explanation=f"Expected {expected}; chose {letter}.")
+
+    return score
