@@ -39,6 +39,9 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "json_valid": "evalstack.scorers.json_schema:json_valid",
         "json_schema": "evalstack.scorers.json_schema:json_schema_match",
         "choice": "evalstack.scorers.choice:choice",
+        "strict_choice": "evalstack.scorers.choice:strict_choice",
+        "strict_match": "evalstack.scorers.extract:strict_match",
+        "flexible_extract": "evalstack.scorers.extract:flexible_extract",
     },
     "task": {
         "demo_unit": "evalstack.benchmarks.demo:demo_unit",
