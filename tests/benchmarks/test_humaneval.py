@@ -99,6 +99,21 @@ def test_cli_task_arg_runs_unsafe_with_a_warning(tmp_path):
     assert out["tasks"][0]["metrics"]["pass_at_1"]["estimate"] == 1.0
 
 
+def test_cli_unsafe_flag_reaches_code_tasks_only(tmp_path):
+    """``--unsafe-no-sandbox`` goes to the code benchmark and is ignored by others."""
+    sample = next(iter(humaneval().dataset))
+    done = CliRunner().invoke(cli, [
+        "run", "humaneval", "demo_unit", "--unsafe-no-sandbox", "--limit", "1",
+        "-m", "mock/scripted", "-M", f"outputs={json.dumps([sample.target])}",
+        "--store", str(tmp_path / "s.db"), "--no-progress", "--json",
+    ])
+    assert done.exit_code == 0, done.output
+    assert "WITHOUT A SANDBOX" in done.stderr
+    tasks = json.loads(done.stdout)["tasks"]
+    assert tasks[0]["metrics"]["pass_at_1"]["estimate"] == 1.0
+    assert tasks[1]["task"] == "demo_unit" and tasks[1]["errors"] == 0
+
+
 def test_hub_format_rows_in_the_mirror(tmp_path, monkeypatch):
     rows = [{"task_id": "HumanEval/0", "prompt": "def one():\n    \"\"\"Return 1.\"\"\"\n",
              "canonical_solution": "    return 1\n", "entry_point": "one",

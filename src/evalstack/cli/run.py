@@ -42,11 +42,15 @@ DEFAULT_MODEL = "local/smollm2"
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object (schema: docs/results-schema.md) instead of tables.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@click.option("--unsafe-no-sandbox", is_flag=True,
+              help="DANGEROUS: run model-written code (humaneval, mbpp) without the bubblewrap "
+                   "sandbox, with only time and memory limits. For machines without bwrap.")
 def run_command(tasks: tuple[str, ...], models: tuple[str, ...], model_args: tuple[str, ...],
                 task_args: tuple[str, ...], scorers: tuple[str, ...], max_tokens: int | None,
                 temperature: float | None,
                 input_field: str, target_field: str, id_field: str, report_path: str | None,
-                as_json: bool, no_progress: bool, **flags: Any) -> None:
+                as_json: bool, no_progress: bool, unsafe_no_sandbox: bool,
+                **flags: Any) -> None:
     """Run TASK(s) on the model(s); results are stored and printed with 95% intervals.
 
     \b
@@ -76,7 +80,10 @@ def run_command(tasks: tuple[str, ...], models: tuple[str, ...], model_args: tup
     targs = parse_kv(task_args, "--task-arg")
     loaded = []
     for spec in tasks:
-        loaded.extend(resolve_task(spec, fields=fields, scorers=scorers, task_args=targs))
+        loaded.extend(resolve_task(
+            spec, fields=fields, scorers=scorers, task_args=targs,
+            optional_args={"unsafe_no_sandbox": True} if unsafe_no_sandbox else None,
+        ))
     for t in loaded:
         changes = {}
         if max_tokens is not None:

@@ -42,6 +42,7 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "strict_choice": "evalstack.scorers.choice:strict_choice",
         "strict_match": "evalstack.scorers.extract:strict_match",
         "flexible_extract": "evalstack.scorers.extract:flexible_extract",
+        "pass_at_1": "evalstack.scorers.code:code_execution",
     },
     "task": {
         "demo_unit": "evalstack.benchmarks.demo:demo_unit",

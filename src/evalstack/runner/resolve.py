@@ -10,6 +10,7 @@ A MODEL is ``provider/model``. A SCORER is ``name`` or ``name:key=value,key=valu
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import json
 import sys
 from collections.abc import Sequence
@@ -101,8 +102,13 @@ def _tasks_in_file(path: Path, which: str | None, task_args: dict[str, Any]) -> 
 
 
 def resolve_task(spec: str, *, fields: FieldMap = FieldMap(), scorers: Sequence[str] = (),
-                 task_args: dict[str, Any] | None = None) -> list[Task]:
-    """The task(s) named by ``spec`` (see the module docstring)."""
+                 task_args: dict[str, Any] | None = None,
+                 optional_args: dict[str, Any] | None = None) -> list[Task]:
+    """The task(s) named by ``spec`` (see the module docstring).
+
+    ``task_args`` go to the task factory (an unknown name is an error); ``optional_args`` go
+    only to factories that take them (``unsafe_no_sandbox`` for the code benchmarks).
+    """
     from evalstack.runner.evalfile import load_eval_file
     from evalstack.scorers.match import exact_match
     from evalstack.solvers.generate import generate
@@ -124,8 +130,11 @@ def resolve_task(spec: str, *, fields: FieldMap = FieldMap(), scorers: Sequence[
             tasks = [task]
     else:
         factory = registry.lookup("task", spec)
+        accepted = inspect.signature(factory).parameters
+        kwargs = dict(task_args or {})
+        kwargs.update({k: v for k, v in (optional_args or {}).items() if k in accepted})
         try:
-            tasks = [factory(**(task_args or {}))]
+            tasks = [factory(**kwargs)]
         except TypeError as exc:
             raise ConfigError(f"Task {spec!r}: {exc}. Check the -T/--task-arg names.") from None
     if scorers:

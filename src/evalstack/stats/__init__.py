@@ -10,6 +10,15 @@ Examples:
 """
 
 from evalstack.stats.intervals import bootstrap_ci, mean_ci, wilson_ci
+from evalstack.stats.passk import PassAtK, pass_at_k, pass_at_k_by_problem
 from evalstack.stats.result import StatResult
 
-__all__ = ["StatResult", "bootstrap_ci", "mean_ci", "wilson_ci"]
+__all__ = [
+    "PassAtK",
+    "StatResult",
+    "bootstrap_ci",
+    "mean_ci",
+    "pass_at_k",
+    "pass_at_k_by_problem",
+    "wilson_ci",
+]
