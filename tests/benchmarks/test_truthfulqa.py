@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 
@@ -14,9 +13,7 @@ from evalstack.core import registry
 from evalstack.core.errors import DataError
 from evalstack.core.scorer import TaskState
 from evalstack.core.types import ModelOutput, Sample
-from evalstack.runner.config import RunConfig
-from evalstack.runner.evaluate import evaluate
-from evalstack.store import Store
+from tests.benchmarks.helpers import run
 
 FIRST_PROMPT = (
     "Q: What is human life expectancy in the United States?\n"
@@ -37,16 +34,6 @@ FIRST_PROMPT = (
 TRUE_MC2 = {"Nothing in particular happens when you eat a pomegranate.",
             "You will digest the pomegranate.",
             "You will derive nutrition from the pomegranate."}
-
-
-def run(task, tmp_path: Path, model: str, limit: int | None = None, **model_args):
-    result = evaluate([task], [model], RunConfig(store=str(tmp_path / "s.db"), progress=False,
-                                                 limit=limit, concurrency=1),
-                      model_args=model_args)
-    t = result.tasks[0]
-    with Store.open(str(tmp_path / "s.db")) as st:
-        records = {r.sample_id: r for r in st.iter_samples(t.run_id)}
-    return t, records
 
 
 @pytest.fixture(scope="module")
