@@ -112,6 +112,19 @@ def extract_number(text: str, mode: str = "flexible") -> str | None:
     return None
 
 
+def balanced_end(text: str, start: int) -> int | None:
+    """The index just past the ``{...}`` group opening at ``start``, or ``None``."""
+    depth = 0
+    for i in range(start, len(text)):
+        if text[i] == "{":
+            depth += 1
+        elif text[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    return None
+
+
 def extract_boxed(text: str) -> str | None:
     r"""The content of the last ``\boxed{...}`` (or ``\fbox{...}``), nested braces included.
 
@@ -129,15 +142,8 @@ def extract_boxed(text: str) -> str | None:
         while pos < len(text) and text[pos] == " ":
             pos += 1
         if pos < len(text) and text[pos] == "{":
-            depth = 0
-            for i in range(pos, len(text)):
-                if text[i] == "{":
-                    depth += 1
-                elif text[i] == "}":
-                    depth -= 1
-                    if depth == 0:
-                        return text[pos + 1 : i].strip()
-            return None
+            end = balanced_end(text, pos)
+            return None if end is None else text[pos + 1 : end - 1].strip()
         if pos > start:
             bare = re.match(r"[^\s$]+", text[pos:])
             if bare:

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from fractions import Fraction
 from typing import Any, TypeVar
 
-from evalstack.scorers.extract import extract_boxed
+from evalstack.scorers.extract import balanced_end, extract_boxed
 
 T = TypeVar("T")
 
@@ -72,25 +72,12 @@ def _unwrap_text(match: re.Match[str]) -> str:
     return content
 
 
-def _balanced(text: str, start: int) -> int | None:
-    """The index just past the ``{...}`` group opening at ``start``, or ``None``."""
-    depth = 0
-    for i in range(start, len(text)):
-        if text[i] == "{":
-            depth += 1
-        elif text[i] == "}":
-            depth -= 1
-            if depth == 0:
-                return i + 1
-    return None
-
-
 def _argument(text: str, pos: int) -> tuple[str, int] | None:
     """One LaTeX argument at ``pos``: a braced group (kept with braces) or a single character."""
     if pos >= len(text):
         return None
     if text[pos] == "{":
-        end = _balanced(text, pos)
+        end = balanced_end(text, pos)
         return (text[pos:end], end) if end is not None else None
     if text[pos] == "\\":
         return None
@@ -117,7 +104,7 @@ def _brace_shorthand(text: str, command: str, n_args: int) -> str:
 
 
 def _strip_outer_braces(text: str) -> str:
-    while text.startswith("{") and _balanced(text, 0) == len(text):
+    while text.startswith("{") and balanced_end(text, 0) == len(text):
         text = text[1:-1]
     return text
 
