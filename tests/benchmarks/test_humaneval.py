@@ -147,3 +147,22 @@ def test_completions_are_cut_at_the_stop_sequences(tmp_path, monkeypatch, comple
     monkeypatch.setenv("EVALSTACK_DATA_DIR", str(tmp_path))
     result, _ = run(humaneval(timeout=5), {"m": {prompt: completion}}, tmp_path)
     assert result.tasks[0].metrics["pass_at_1"].estimate == 1.0
+
+
+def test_exact_prompt_of_the_first_item():
+    """Zero-shot on the raw prompt, as lm-evaluation-harness's ``humaneval`` sends it."""
+    task = humaneval()
+    first = next(iter(task.dataset))
+    from evalstack.solvers.generate import build_messages
+
+    messages = build_messages(first, task.solver.template, task.solver.system)
+    assert [(m.role, m.content) for m in messages] == [(
+        "user",
+        "from typing import List\n\n\n"
+        "def has_close_elements(numbers: List[float], threshold: float) -> bool:\n"
+        '    """ Check if in given list of numbers, are any two numbers closer to each other '
+        "than\n    given threshold.\n"
+        "    >>> has_close_elements([1.0, 2.0, 3.0], 0.5)\n    False\n"
+        "    >>> has_close_elements([1.0, 2.8, 3.0, 4.0, 5.0, 2.0], 0.3)\n    True\n"
+        '    """\n',
+    )]
