@@ -378,7 +378,10 @@ def test_stat_result_is_frozen_and_slotted() -> None:
     with pytest.raises(AttributeError):
         r.estimate = 1.0  # type: ignore[misc]
     assert not hasattr(r, "__dict__")
-    assert evalstack.stats.__all__ == ["StatResult", "bootstrap_ci", "mean_ci", "wilson_ci"]
+    assert evalstack.stats.__all__ == [
+        "PassAtK", "StatResult", "bootstrap_ci", "mean_ci", "pass_at_k", "pass_at_k_by_problem",
+        "wilson_ci",
+    ]
 
 
 # --- the layer boundary --------------------------------------------------------------
