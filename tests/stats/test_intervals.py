@@ -379,9 +379,13 @@ def test_stat_result_is_frozen_and_slotted() -> None:
         r.estimate = 1.0  # type: ignore[misc]
     assert not hasattr(r, "__dict__")
     assert evalstack.stats.__all__ == [
-        "PassAtK", "StatResult", "bootstrap_ci", "mean_ci", "pass_at_k", "pass_at_k_by_problem",
-        "wilson_ci",
+        "Adjusted", "PassAtK", "PowerResult", "StatResult", "benjamini_hochberg", "bootstrap_ci",
+        "clustered_se", "holm", "mcnemar", "mean_ci", "minimum_detectable_effect",
+        "noninferiority", "paired_bootstrap", "paired_permutation", "pass_at_k",
+        "pass_at_k_by_problem", "sample_size_noninferiority", "sample_size_paired",
+        "sample_size_unpaired", "wilcoxon_signed_rank", "wilson_ci",
     ]
+    assert StatResult(0.5, 0.4, 0.6, 10, "wilson").se is None  # se is optional
 
 
 # --- the layer boundary --------------------------------------------------------------
@@ -408,8 +412,12 @@ def test_stats_imports_nothing_from_evalstack_outside_stats() -> None:
 
         import evalstack.stats as s
         import evalstack.stats.intervals, evalstack.stats.result
+        import evalstack.stats.clustered, evalstack.stats.paired, evalstack.stats.power
+        import evalstack.stats.multiple, evalstack.stats.noninferiority
         s.bootstrap_ci([1.0, 2.0, 4.0], n_resamples=50, method="bca")
         s.mean_ci([1, 0, 1])
+        s.holm([0.01, 0.2])
+        s.sample_size_paired(0.05, 0.15)
         leaked = sorted(m for m in sys.modules
                         if m.startswith("evalstack.") and not m.startswith("evalstack.stats"))
         assert not leaked, leaked

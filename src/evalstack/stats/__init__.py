@@ -1,7 +1,8 @@
 """Statistics as pure functions: arrays in, small frozen results out.
 
-This package imports nothing from the rest of evalstack (only numpy and the standard
-library), so it can be used, and tested, on its own.
+This package imports nothing from the rest of evalstack (only numpy, the standard library
+and, lazily inside the functions that need it, scipy), so it can be used, and tested, on
+its own.
 
 Examples:
     >>> from evalstack.stats import wilson_ci
@@ -9,16 +10,45 @@ Examples:
     'wilson'
 """
 
+from evalstack.stats.clustered import clustered_se
 from evalstack.stats.intervals import bootstrap_ci, mean_ci, wilson_ci
+from evalstack.stats.multiple import benjamini_hochberg, holm
+from evalstack.stats.noninferiority import noninferiority
+from evalstack.stats.paired import (
+    mcnemar,
+    paired_bootstrap,
+    paired_permutation,
+    wilcoxon_signed_rank,
+)
 from evalstack.stats.passk import PassAtK, pass_at_k, pass_at_k_by_problem
-from evalstack.stats.result import StatResult
+from evalstack.stats.power import (
+    minimum_detectable_effect,
+    sample_size_noninferiority,
+    sample_size_paired,
+    sample_size_unpaired,
+)
+from evalstack.stats.result import Adjusted, PowerResult, StatResult
 
 __all__ = [
+    "Adjusted",
     "PassAtK",
+    "PowerResult",
     "StatResult",
+    "benjamini_hochberg",
     "bootstrap_ci",
+    "clustered_se",
+    "holm",
+    "mcnemar",
     "mean_ci",
+    "minimum_detectable_effect",
+    "noninferiority",
+    "paired_bootstrap",
+    "paired_permutation",
     "pass_at_k",
     "pass_at_k_by_problem",
+    "sample_size_noninferiority",
+    "sample_size_paired",
+    "sample_size_unpaired",
+    "wilcoxon_signed_rank",
     "wilson_ci",
 ]

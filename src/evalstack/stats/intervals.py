@@ -151,19 +151,8 @@ def bootstrap_ci(
     _critical_value(confidence)
     if method not in ("percentile", "bca"):
         raise ValueError(f"method must be 'percentile' or 'bca'; got {method!r}.")
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int | np.integer):
-        raise ValueError(f"n_resamples must be a whole number; got {n_resamples!r}.")
-    if n_resamples < 1:
-        raise ValueError(
-            f"n_resamples must be at least 1 (1,000 or more is usual); got {n_resamples}."
-        )
-    if rng is None:
-        rng = np.random.default_rng(0)
-    elif not isinstance(rng, np.random.Generator):
-        raise TypeError(
-            f"rng must be a numpy.random.Generator; got {type(rng).__name__}. "
-            "Pass numpy.random.default_rng(seed)."
-        )
+    n_resamples = _check_resamples(n_resamples)
+    rng = _check_rng(rng)
     x = _as_values(values)
     name, stat2d = _resolve_statistic(statistic)
     groups = None if clusters is None else _Groups.build(clusters, x)
@@ -173,7 +162,7 @@ def bootstrap_ci(
         return StatResult(math.nan, math.nan, math.nan, 0, label + method)
 
     theta = float(stat2d(x[np.newaxis, :])[0])
-    boot = _bootstrap_distribution(x, name, stat2d, groups, int(n_resamples), rng)
+    boot = _bootstrap_distribution(x, name, stat2d, groups, n_resamples, rng)
     levels: tuple[float, float] | None = (alpha, 1 - alpha)
     used = method
     if method == "bca":
@@ -258,6 +247,27 @@ def _critical_value(confidence: float) -> float:
     return _NORMAL.inv_cdf(1 - (1 - level) / 2)
 
 
+def _check_resamples(n_resamples: Any) -> int:
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int | np.integer):
+        raise ValueError(f"n_resamples must be a whole number; got {n_resamples!r}.")
+    if n_resamples < 1:
+        raise ValueError(
+            f"n_resamples must be at least 1 (1,000 or more is usual); got {n_resamples}."
+        )
+    return int(n_resamples)
+
+
+def _check_rng(rng: Any) -> np.random.Generator:
+    if rng is None:  # a fixed seed, so that repeated calls agree
+        return np.random.default_rng(0)
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(
+            f"rng must be a numpy.random.Generator; got {type(rng).__name__}. "
+            "Pass numpy.random.default_rng(seed)."
+        )
+    return rng
+
+
 def _as_count(value: Any, name: str) -> int:
     number = float(value)
     if not number.is_integer() or number < 0:
@@ -265,13 +275,13 @@ def _as_count(value: Any, name: str) -> int:
     return int(number)
 
 
-def _as_values(values: ArrayLike) -> np.ndarray:
+def _as_values(values: ArrayLike, name: str = "values") -> np.ndarray:
     x = np.asarray(values, dtype=float)
     if x.ndim != 1:
-        raise ValueError(f"values must be one-dimensional; got an array of shape {x.shape}.")
+        raise ValueError(f"{name} must be one-dimensional; got an array of shape {x.shape}.")
     if not np.all(np.isfinite(x)):
         raise ValueError(
-            "values must be finite numbers; got NaN or infinity. Drop the samples that "
+            f"{name} must be finite numbers; got NaN or infinity. Drop the samples that "
             "have no score before computing the interval."
         )
     return x
@@ -390,13 +400,18 @@ def _chunked(
     rng: np.random.Generator,
     fn: Callable[[np.ndarray], np.ndarray],
     parallel: bool,
+    high: int | None = None,
 ) -> np.ndarray:
-    """Apply ``fn`` to chunks of resampled indices; each chunk has its own child generator."""
+    """Apply ``fn`` to chunks of resampled indices; each chunk has its own child generator.
+
+    Rows hold ``n_items`` integers from ``[0, high)``, ``high`` being ``n_items`` by default.
+    """
+    top = n_items if high is None else high
     rows = max(1, min(n_resamples, _CHUNK_ELEMENTS // max(n_items, 1)))
     bounds = [(s, min(s + rows, n_resamples)) for s in range(0, n_resamples, rows)]
     out = np.empty(n_resamples)
     if len(bounds) == 1:
-        out[:] = fn(rng.integers(0, n_items, size=(n_resamples, n_items)))
+        out[:] = fn(rng.integers(0, top, size=(n_resamples, n_items)))
         return out
     try:
         children = rng.spawn(len(bounds))
@@ -406,7 +421,7 @@ def _chunked(
 
     def run(i: int) -> None:
         start, stop = bounds[i]
-        out[start:stop] = fn(children[i].integers(0, n_items, size=(stop - start, n_items)))
+        out[start:stop] = fn(children[i].integers(0, top, size=(stop - start, n_items)))
 
     workers = min(_MAX_WORKERS, os.cpu_count() or 1)
     if parallel and workers > 1 and n_items * n_resamples >= _PARALLEL_MIN_ELEMENTS:
