@@ -1,4 +1,4 @@
-"""What the store keeps: one record per run, one per sample-epoch.
+"""What the store keeps: one record per run, one per sample-epoch, one per named baseline.
 
 These are frozen, slotted dataclasses because a run writes and reads many of them; the store's
 tables have one column per field (``store/tables.py``), so adding a field here means adding a
@@ -101,6 +101,25 @@ class RunRecord:
     git_revision: str | None
     summary: dict[str, Any] | None
     error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineRecord:
+    """A name pinned to a run, such as the run a CI gate compares new runs against.
+
+    Attributes:
+        name: 1-64 characters of letters, digits, ``.``, ``_`` and ``-``.
+        run_id: the full id of the run the name points at.
+        created_at / updated_at: timezone-aware UTC timestamps; ``updated_at`` changes each
+            time the name is moved to another run.
+        note: why this run is the baseline, if the user said.
+    """
+
+    name: str
+    run_id: str
+    created_at: datetime
+    updated_at: datetime
+    note: str | None = None
 
 
 class ScoreRow(NamedTuple):

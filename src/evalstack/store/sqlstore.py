@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, get_args
@@ -10,11 +11,11 @@ from typing import Any, get_args
 import sqlalchemy as sa
 
 from evalstack.core.errors import EvalstackError, UserError
-from evalstack.core.records import RunRecord, SampleRecord, ScoreRow
+from evalstack.core.records import BaselineRecord, RunRecord, SampleRecord, ScoreRow
 from evalstack.core.results import RunStatus
 from evalstack.core.text import clean_text
 from evalstack.store import _rows, connect
-from evalstack.store.tables import response_cache, runs, samples
+from evalstack.store.tables import baselines, response_cache, runs, samples
 
 _STATUSES = frozenset(get_args(RunStatus))
 _CHUNK = 1000  # rows per query when streaming samples
@@ -24,6 +25,8 @@ _CACHE_QUERY = sa.select(response_cache.c.key, response_cache.c.value).where(
 )
 _KEYS_PER_QUERY = 500  # stays under every SQLite build's bound-parameter limit
 _SAMPLE_KEY = ("run_id", "sample_id", "epoch")
+_BASELINE_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+BASELINE_PREFIX = "baseline:"  # ``resolve_run("baseline:prod")`` names a baseline explicitly
 
 
 class Store:
@@ -303,6 +306,127 @@ class Store:
             total, errored = conn.execute(query).one()
         return int(total), int(errored)
 
+    # -- baselines -------------------------------------------------------------------------
+
+    def set_baseline(self, name: str, run_id: str, note: str | None = None) -> BaselineRecord:
+        """Point the baseline ``name`` at a run, creating the name or moving it.
+
+        Moving a name keeps its ``created_at`` and replaces its note (``None`` clears it).
+
+        Args:
+            name: 1-64 characters of letters, digits, ``.``, ``_`` and ``-``.
+            run_id: the run's id or a unique prefix of it; the full id is stored.
+            note: why this run is the baseline.
+
+        Raises:
+            UserError: the name is malformed, or no single run matches ``run_id``.
+        """
+        if not isinstance(name, str) or not _BASELINE_NAME.fullmatch(name):
+            raise UserError(
+                f"Invalid baseline name {name!r}: expected 1-64 characters of letters, digits, "
+                "'.', '_' and '-', such as prod or release-1.4."
+            )
+        run = self.get_run(run_id)
+        now = datetime.now(UTC)
+        row = {"name": name, "run_id": run.id, "created_at": now, "updated_at": now,
+               "note": None if note is None else clean_text(note)}
+        with connect.write_transaction(self._engine) as conn:
+            if conn.dialect.name == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert
+            else:
+                from sqlalchemy.dialects.sqlite import insert
+            stmt = insert(baselines).values(**row)
+            updates = {c: stmt.excluded[c] for c in ("run_id", "updated_at", "note")}
+            conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_=updates))
+            stored = conn.execute(sa.select(baselines).where(baselines.c.name == name))
+            return _row_to_baseline(stored.mappings().one())
+
+    def get_baseline(self, name: str) -> BaselineRecord:
+        """The baseline called ``name``.
+
+        Raises:
+            UserError: no baseline has this name; the message lists the known names and the
+                closest ones.
+        """
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                sa.select(baselines).where(baselines.c.name == name.strip())
+            ).mappings().first()
+        if row is None:
+            raise self._no_baseline(name.strip())
+        return _row_to_baseline(row)
+
+    def list_baselines(self) -> list[BaselineRecord]:
+        """Every baseline, by name."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(sa.select(baselines).order_by(baselines.c.name)).mappings()
+            return [_row_to_baseline(r) for r in rows]
+
+    def delete_baseline(self, name: str) -> None:
+        """Remove the baseline ``name``; the run it pointed at is kept.
+
+        Raises:
+            UserError: no baseline has this name (with did-you-mean).
+        """
+        with connect.write_transaction(self._engine) as conn:
+            result = conn.execute(baselines.delete().where(baselines.c.name == name.strip()))
+        if result.rowcount == 0:
+            raise self._no_baseline(name.strip())
+
+    def resolve_run(self, ref: str) -> RunRecord:
+        """The run that ``ref`` names: a run id, a baseline name, or a unique id prefix.
+
+        An exact run id wins, then an exact baseline name, then an id prefix;
+        ``baseline:NAME`` names a baseline explicitly.
+
+        Raises:
+            UserError: nothing matches (the message suggests close baseline names and run
+                ids), or the prefix matches several runs.
+        """
+        key = ref.strip()
+        if not key:
+            raise UserError("Expected a run id, id prefix or baseline name, got an empty string.")
+        if key.startswith(BASELINE_PREFIX):
+            return self.get_run(self.get_baseline(key[len(BASELINE_PREFIX):]).run_id)
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(runs).where(runs.c.id == key)).mappings().first()
+            if row is not None:
+                return _rows.row_to_run(row)
+            pinned = conn.execute(
+                sa.select(baselines.c.run_id).where(baselines.c.name == key)
+            ).scalar()
+            prefixed = pinned is None and conn.execute(
+                sa.select(runs.c.id).where(sa.or_(*(
+                    runs.c.id.startswith(p, autoescape=True) for p in {key, key.upper()}
+                ))).limit(1)
+            ).first() is not None
+        if pinned is not None or prefixed:
+            return self.get_run(pinned or key)
+        try:
+            return self.get_run(key)
+        except UserError as exc:  # no run matches: say that no baseline does either
+            names = [b.name for b in self.list_baselines()]
+            close = difflib.get_close_matches(key, names, n=3, cutoff=0.6)
+            hint = f" Did you mean baseline {', '.join(repr(c) for c in close)}?" if close else ""
+            known = f"Known baselines: {', '.join(names[:30])}." if names else (
+                "No baselines are stored; pin one with: evalstack baseline set NAME RUN_ID")
+            raise UserError(f"{exc}; nor is {key!r} a baseline name.{hint} {known}") from None
+
+    def _no_baseline(self, name: str) -> UserError:
+        names = [b.name for b in self.list_baselines()]
+        if not names:
+            return UserError(
+                f"No baseline named {name!r}: the store {self.url!r} has no baselines yet. "
+                "Pin a run with: evalstack baseline set NAME RUN_ID"
+            )
+        close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        return UserError(
+            f"No baseline named {name!r} in the store {self.url!r}.{hint} Known baselines: "
+            f"{', '.join(names[:30])}{' and more' if len(names) > 30 else ''}. "
+            "See them with: evalstack baseline list"
+        )
+
     # -- response cache --------------------------------------------------------------------
 
     def cache_get_many(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -337,6 +461,13 @@ class Store:
             else:
                 from sqlalchemy.dialects.sqlite import insert
             conn.execute(insert(response_cache).on_conflict_do_nothing(), rows)
+
+
+def _row_to_baseline(row: sa.RowMapping) -> BaselineRecord:
+    return BaselineRecord(
+        name=row["name"], run_id=row["run_id"], created_at=_rows.to_utc(row["created_at"]),
+        updated_at=_rows.to_utc(row["updated_at"]), note=row["note"],
+    )
 
 
 def _check_status(status: str) -> None:

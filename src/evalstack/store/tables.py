@@ -91,3 +91,17 @@ response_cache = sa.Table(
     sa.Column("value", sa.JSON, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# Named, pinned runs ("prod", "release-1.4"): what CI gates compare new runs against. A run
+# that a baseline points at cannot be deleted until the baseline is removed or moved.
+baselines = sa.Table(
+    "baselines",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column(
+        "run_id", sa.String(32), sa.ForeignKey("runs.id", ondelete="RESTRICT"), nullable=False
+    ),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("note", sa.Text, nullable=True),
+)
