@@ -1,10 +1,20 @@
-"""``evalstack show RUN``: a run's results, overall and per category."""
+"""``evalstack show RUN``: a run's results, overall and per category, and run-to-run variance."""
 
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from evalstack.runner.metrics import EpochVariance
+
+# Above this share of within-sample variance, repeats disagree more than samples differ.
+NOISE_SHARE = 0.5
+_MAX_EPOCH_MEANS = 8  # epoch means listed in the table; --json has them all
 
 
 @click.command("show")
@@ -14,17 +24,30 @@ import click
 def show_command(run_id: str, store: str | None, as_json: bool) -> None:
     """Show RUN_ID's metrics with 95% intervals, per category, and its full spec.
 
-    A unique prefix of the run id is enough.
+    RUN_ID is a run id, a unique prefix of one, or a baseline name (see
+    `evalstack baseline --help`).
+
+    For a run with several epochs, the intervals are clustered by sample (each sample's
+    repeats are averaged first), and a second table shows the run-to-run variance: each
+    epoch's mean, the spread between epochs, and how much of the score variance is
+    non-determinism (repeats of one sample disagreeing) rather than samples differing.
+
+    \b
+    Examples:
+      evalstack show 01JD3K            # a prefix of the run id
+      evalstack show prod --json       # the run pinned as baseline "prod"
     """
 
     from evalstack.cli.render import category_table, make_console, result_table, usage_line
     from evalstack.core.results import TaskResult
+    from evalstack.runner.metrics import epoch_variance
     from evalstack.store import Store
 
     st = Store.open(store)
     try:
-        run = st.get_run(run_id)
+        run = st.resolve_run(run_id)
         total, errored = st.count_samples(run.id)
+        variance = epoch_variance(st.iter_scores(run.id)) if run.epochs > 1 and total else None
     finally:
         st.close()
     spec = {
@@ -36,19 +59,70 @@ def show_command(run_id: str, store: str | None, as_json: bool) -> None:
         "stored_samples": total, "errored_samples": errored, "error": run.error,
     }
     if as_json:
-        click.echo(json.dumps({"spec": spec, "summary": run.summary}, default=str))
+        click.echo(json.dumps({
+            "spec": spec, "summary": run.summary,
+            "epoch_variance": None if variance is None else {
+                name: v.to_dict() for name, v in variance.items()
+            },
+        }, default=str))
         return
     console = make_console()
     if run.summary:
         result = TaskResult.model_validate(run.summary)
         console.print(result_table([result]))
         console.print(usage_line(result), highlight=False)
+        if run.epochs > 1:
+            console.print(f"95% intervals are clustered by sample over {run.epochs} epochs: "
+                          "each sample's repeats are averaged before the interval.",
+                          highlight=False, soft_wrap=True)
         if result.categories:
             console.print(category_table(result))
     else:
         console.print(f"Run {run.id} is {run.status}: no summary yet "
                       f"({total} samples stored, {errored} errored).")
+    if variance:
+        console.print(variance_table(variance, run.epochs))
+        for line in noise_notes(variance):
+            console.print(line, highlight=False, soft_wrap=True)
     for key in ("status", "task", "task_version", "model", "model_args", "dataset",
                 "dataset_hash", "epochs", "limit", "package_version", "git_revision", "error"):
         if spec[key] not in (None, {}, ""):
             console.print(f"[dim]{key}:[/dim] {spec[key]}", highlight=False, markup=True)
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def variance_table(variance: dict[str, EpochVariance], epochs: int) -> Table:
+    """The run-to-run variance of each metric, one row per metric."""
+    from rich.table import Table
+
+    table = Table(title=f"Run-to-run variance over {epochs} epochs", title_justify="left")
+    table.add_column("metric", no_wrap=True)
+    table.add_column("epoch means", overflow="fold")
+    table.add_column("sd between epochs", justify="right", no_wrap=True)
+    table.add_column("within-sample var", justify="right", no_wrap=True)
+    table.add_column("between-sample var", justify="right", no_wrap=True)
+    table.add_column("within share", justify="right", no_wrap=True)
+    for name, v in variance.items():
+        means = " ".join(f"{m:.3f}" for m in v.epoch_means[:_MAX_EPOCH_MEANS])
+        if len(v.epoch_means) > _MAX_EPOCH_MEANS:
+            means += f" … ({len(v.epoch_means)} epochs)"
+        share = "-" if v.within_share is None else f"{v.within_share:.0%}"
+        table.add_row(name, means, _fmt(v.epoch_sd), _fmt(v.within_var), _fmt(v.between_var),
+                      share)
+    return table
+
+
+def noise_notes(variance: dict[str, EpochVariance]) -> list[str]:
+    """A plain-language note for each metric whose variance is mostly non-determinism."""
+    notes: list[str] = []
+    for name, v in variance.items():
+        if v.within_share is not None and v.within_share > NOISE_SHARE:
+            notes.append(
+                f"{name}: Non-determinism dominates: {v.within_share:.0%} of the score variance "
+                "is between repeats of the same sample; raise --epochs or set temperature 0 "
+                "before comparing runs."
+            )
+    return notes

@@ -3,14 +3,17 @@
 Binary scores get a Wilson interval; continuous and ordinal scores a bootstrap interval. With
 several epochs, each sample's repeats are averaged first, so the interval counts samples, not
 repeats. Summaries are computed from the store, so a resumed run ends with exactly the
-numbers of an uninterrupted one.
+numbers of an uninterrupted one. ``epoch_variance`` says how much of a multi-epoch run's
+variance is non-determinism (repeats of one sample disagreeing) rather than sample difficulty.
 """
 
 from __future__ import annotations
 
+import math
 from array import array
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -123,3 +126,145 @@ def latency_summary(latencies: array) -> LatencySummary:
     values = np.frombuffer(latencies, dtype=float)
     p50, p95 = np.percentile(values, [50, 95])
     return LatencySummary(p50=round(float(p50), 3), p95=round(float(p95), 3))
+
+
+@dataclass(frozen=True, slots=True)
+class EpochVariance:
+    """How one metric varies between the repeats (epochs) of a run.
+
+    The share is a one-way random-effects variance decomposition with samples as groups,
+    estimated by the method of moments (Searle, Casella & McCulloch, *Variance Components*,
+    1992, ch. 3; applied to evals by Miller, "Adding Error Bars to Evals", 2024, sec. 4):
+    a score's variance is the between-sample component (how much samples differ in
+    difficulty) plus the within-sample component (how much repeats of one sample disagree).
+
+    Attributes:
+        epochs: how many epochs have scores.
+        epoch_means: the mean score of each epoch, in epoch order.
+        epoch_sd: the standard deviation (n - 1) between the epoch means; ``None`` with one epoch.
+        within_var: the mean over samples (with two or more scored repeats) of the variance
+            (n - 1) of each sample's repeats: the non-determinism.
+        between_var: the variance (n - 1) of the per-sample means across samples.
+        within_share: the share of a score's variance that lies between repeats of the same
+            sample, ``within / (within + max(0, between - within * mean(1 / k_i)))`` with
+            ``k_i`` the repeats of sample i (a per-sample mean keeps ``within / k_i`` of the
+            noise); ``None`` when there is no variance or too little data.
+        samples: samples with at least one score.
+        repeated: samples with two or more scores.
+
+    Examples:
+        >>> from evalstack.core.records import ScoreRow
+        >>> def row(sid, epoch, v):
+        ...     return ScoreRow(sid, epoch, {"m": {"value": v}}, None, False, None, 0, 0, 0.0, None)
+        >>> v = epoch_variance([row("a", 0, 1.0), row("a", 1, 0.0),
+        ...                     row("b", 0, 1.0), row("b", 1, 1.0)])["m"]
+        >>> v.epoch_means, v.within_var, v.between_var, v.within_share
+        ((1.0, 0.5), 0.25, 0.125, 1.0)
+    """
+
+    epochs: int
+    epoch_means: tuple[float, ...]
+    epoch_sd: float | None
+    within_var: float | None
+    between_var: float | None
+    within_share: float | None
+    samples: int
+    repeated: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of the fields."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+@dataclass
+class _Welford:
+    """Running count, mean and sum of squared deviations (Welford, 1962)."""
+
+    n: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+
+    def push(self, x: float) -> None:
+        self.n += 1
+        delta = x - self.mean
+        self.mean += delta / self.n
+        self.m2 += delta * (x - self.mean)
+
+    def variance(self) -> float | None:
+        return self.m2 / (self.n - 1) if self.n > 1 else None
+
+
+@dataclass
+class _VarianceSeries:
+    """One metric's epoch and sample moments; rows must arrive grouped by sample."""
+
+    epochs: dict[int, list[float]] = field(default_factory=dict)  # epoch -> [sum, count]
+    sample_means: _Welford = field(default_factory=_Welford)
+    within_sum: float = 0.0
+    repeated: int = 0
+    inv_k_sum: float = 0.0
+    _current: str | None = None
+    _sample: _Welford = field(default_factory=_Welford)
+
+    def push(self, sample_id: str, epoch: int, value: float) -> None:
+        acc = self.epochs.setdefault(epoch, [0.0, 0])
+        acc[0] += value
+        acc[1] += 1
+        if sample_id != self._current:
+            self._close()
+            self._current = sample_id
+        self._sample.push(value)
+
+    def _close(self) -> None:
+        s = self._sample
+        if s.n:
+            self.sample_means.push(s.mean)
+            self.inv_k_sum += 1.0 / s.n
+            var = s.variance()
+            if var is not None:
+                self.within_sum += var
+                self.repeated += 1
+        self._sample = _Welford()
+
+    def result(self) -> EpochVariance:
+        self._close()
+        self._current = None
+        means = tuple(total / count for _, (total, count) in sorted(self.epochs.items()))
+        epoch_sd = None
+        if len(means) > 1:
+            centre = sum(means) / len(means)
+            epoch_sd = math.sqrt(sum((m - centre) ** 2 for m in means) / (len(means) - 1))
+        within = self.within_sum / self.repeated if self.repeated else None
+        between = self.sample_means.variance()
+        share = None
+        if within is not None and between is not None:
+            component = max(0.0, between - within * self.inv_k_sum / self.sample_means.n)
+            if within + component > 0:
+                share = within / (within + component)
+        return EpochVariance(
+            epochs=len(means), epoch_means=means, epoch_sd=epoch_sd, within_var=within,
+            between_var=between, within_share=share, samples=self.sample_means.n,
+            repeated=self.repeated,
+        )
+
+
+def epoch_variance(rows: Iterable[ScoreRow]) -> dict[str, EpochVariance]:
+    """Run-to-run variance of each metric in a run with several epochs.
+
+    Errored rows and scores without a value are skipped. Rows must arrive grouped by sample,
+    as ``Store.iter_scores`` yields them (ordered by sample id, then epoch); memory stays
+    constant in the number of samples.
+
+    Returns:
+        metric name -> ``EpochVariance``, sorted by name.
+    """
+    series: dict[str, _VarianceSeries] = {}
+    for row in rows:
+        if row.error is not None:
+            continue
+        for name, score in row.scores.items():
+            value = score.get("value")
+            if value is None:
+                continue
+            series.setdefault(name, _VarianceSeries()).push(row.sample_id, row.epoch, float(value))
+    return {name: s.result() for name, s in sorted(series.items())}
