@@ -17,6 +17,16 @@ COMMANDS = {
     "show": ("evalstack.cli.show", "show_command",
              "Show a run's results, overall and by category."),
     "export": ("evalstack.cli.export", "export_command", "Export a run's samples."),
+    "compare": ("evalstack.cli.compare", "compare_command",
+                "Compare runs sample by sample: deltas, paired tests, flips."),
+    "select": ("evalstack.cli.select", "select_command",
+               "Pick among candidate models: ranking, ties for first, cost frontier."),
+    "gate": ("evalstack.cli.gate", "gate_command",
+             "CI regression gate: pass, regression or inconclusive (exit 0/1/2)."),
+    "baseline": ("evalstack.cli.baseline", "baseline_command",
+                 "Name and pin the runs that gates compare against."),
+    "plan": ("evalstack.cli.plan", "plan_command",
+             "Samples needed, detectable effects and cost, before spending money."),
 }
 
 

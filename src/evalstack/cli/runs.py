@@ -15,8 +15,10 @@ import click
               default=None, help="Only runs with this status.")
 @click.option("-n", "--limit", default=50, show_default=True, help="How many runs to list.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Print only run ids, one per line (for scripts: RUN=$(evalstack runs -q -n 1)).")
 def runs_command(store: str | None, task: str | None, model: str | None, status: str | None,
-                 limit: int, as_json: bool) -> None:
+                 limit: int, as_json: bool, quiet: bool) -> None:
     """List stored runs, newest first, with their headline metric.
 
     \b
@@ -33,6 +35,10 @@ def runs_command(store: str | None, task: str | None, model: str | None, status:
         rows = st.list_runs(limit=limit, task=task, model=model, status=status)
     finally:
         st.close()
+    if quiet:
+        for r in rows:
+            click.echo(r.id)
+        return
     if as_json:
         for r in rows:
             click.echo(json.dumps({
