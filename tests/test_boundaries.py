@@ -31,6 +31,11 @@ LAYERS = {
                                 "evalstack.cli", "evalstack.solvers"],
     "evalstack.solvers.generate": ["evalstack.runner", "evalstack.store", "evalstack.providers",
                                    "evalstack.cli"],
+    # analysis: decisions from stored scores; knows nothing of models, prompts or the CLI
+    **{m: ["evalstack.cli", "evalstack.web", "evalstack.providers", "evalstack.solvers",
+           "evalstack.scorers", "evalstack.runner.evaluate", "evalstack.store"]
+       for m in ("evalstack.analysis.compare", "evalstack.analysis.gate",
+                 "evalstack.analysis.select", "evalstack.analysis.plan")},
     "evalstack.providers.openai_compat": ["evalstack.runner", "evalstack.store",
                                           "evalstack.cli", "evalstack.solvers"],
 }
