@@ -59,6 +59,21 @@ class RunScores:
         }
         return max(kinds, key=lambda k: _KIND_ORDER.get(k, 2)) if kinds else "binary"
 
+    @property
+    def run_id(self) -> str:
+        return self.run.id if self.run is not None else "?"
+
+    def resolve_metric(self, metric: str | None) -> str:
+        """``metric``, or the run's headline metric; a ``UserError`` if the run lacks it."""
+        names = self.metric_names()
+        name = metric or primary_metric(self.run, names)
+        if name is None or name not in names:
+            raise UserError(
+                f"Run {self.run_id} has no scores for metric {name!r}; scored metrics: "
+                f"{', '.join(names) or 'none'}. Pass one of those with --metric."
+            )
+        return name
+
     def values(self, metric: str) -> dict[Key, float]:
         """Each successful sample's value of ``metric``."""
         out: dict[Key, float] = {}

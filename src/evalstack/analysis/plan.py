@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from evalstack.analysis.pairs import MetricPairs, Pairing, RunScores, primary_metric
+from evalstack.analysis.pairs import MetricPairs, Pairing, RunScores
 from evalstack.core.errors import ConfigError, UserError
 from evalstack.runner.prices import price_for
 from evalstack.stats import (
@@ -292,17 +292,10 @@ def plan_from_pilots(
         UserError: the pilot has no scores for the metric, or the metric is not a proportion.
     """
     design.check()
-    names = pilot.metric_names()
-    metric = metric or primary_metric(pilot.run, names)
-    if metric is None or metric not in names:
-        raise UserError(
-            f"Pilot run {_run_id(pilot)} has no scores for metric {metric!r}; scored metrics: "
-            f"{', '.join(names) or 'none'}. Pass one of those with --metric, or pilot a run "
-            "that finished some samples."
-        )
+    metric = pilot.resolve_metric(metric)
     values = pilot.values(metric)
     if not values:
-        raise UserError(f"Pilot run {_run_id(pilot)} has no successful samples scored by "
+        raise UserError(f"Pilot run {pilot.run_id} has no successful samples scored by "
                         f"{metric!r}, so it gives no baseline accuracy. Pilot a run that "
                         "finished some samples.")
     arr = np.array(list(values.values()), dtype=float)
@@ -311,7 +304,7 @@ def plan_from_pilots(
     if not binary:
         if arr.min() < 0 or arr.max() > 1:
             raise UserError(
-                f"Metric {metric!r} of pilot run {_run_id(pilot)} is not a proportion (values "
+                f"Metric {metric!r} of pilot run {pilot.run_id} is not a proportion (values "
                 f"from {arr.min():g} to {arr.max():g}); plan's formulas are for proportions "
                 "such as accuracy. Pass a 0-1 metric with --metric."
             )
@@ -360,7 +353,7 @@ def plan_from_pilots(
         at = max(2, round(design.n * share)) if design.n is not None else None
         rows.append(plan_row(design, cat, float(np.mean(cats[cat])), c_psi, c_src,
                              len(items[cat]), at))
-    runs = (_run_id(pilot),) + ((_run_id(pairing.b),) if pairing is not None else ())
+    runs = (pilot.run_id,) + ((pairing.b.run_id,) if pairing is not None else ())
     notes = [*_design_notes(design, rows[0], pilots=len(runs)), *notes]
     if design.accuracy is not None:
         notes.append(f"overall accuracy {_pct(design.accuracy)} is the given --accuracy; "
@@ -518,10 +511,6 @@ def _mean_ci(values: Sequence[float], rng: np.random.Generator) -> Interval | No
 def _open(flag: str, value: float, what: str) -> None:
     if not (isinstance(value, int | float) and math.isfinite(value) and 0 < value < 1):
         raise ConfigError(f"{flag} must be strictly between 0 and 1 ({what}); got {value!r}.")
-
-
-def _run_id(scores: RunScores) -> str:
-    return scores.run.id if scores.run is not None else "-"
 
 
 def _pct(value: float, digits: int = 1) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from evalstack.analysis.compare import paired_test
-from evalstack.analysis.pairs import MetricPairs, RunScores, mismatches, primary_metric
+from evalstack.analysis.pairs import MetricPairs, RunScores, mismatches
 from evalstack.analysis.text import fmt_delta, fmt_interval, fmt_p, is_proportion
 from evalstack.core.errors import UserError
 from evalstack.core.records import RunRecord, ScoreRow
@@ -119,13 +119,7 @@ def select(
     for label, runs in scores.items():
         pooled[label] = {}
         for rs in runs:
-            names_run = rs.metric_names()
-            name = metric or primary_metric(rs.run, names_run)
-            if name is None or name not in names_run:
-                raise UserError(
-                    f"Run {rs.run.id if rs.run else '?'} ({label}) has no metric "
-                    f"{name!r}; it has: {', '.join(names_run) or 'none'}. Pass --metric."
-                )
+            name = rs.resolve_metric(metric)
             names.add(name)
             kinds.add(rs.kind_of(name))
             task = rs.run.task_name if rs.run else ""
