@@ -10,6 +10,7 @@ Examples:
     'wilson'
 """
 
+from evalstack.stats.agreement import cohen_kappa, fleiss_kappa, krippendorff_alpha
 from evalstack.stats.clustered import clustered_se
 from evalstack.stats.intervals import bootstrap_ci, mean_ci, wilson_ci
 from evalstack.stats.multiple import benjamini_hochberg, holm
@@ -27,6 +28,7 @@ from evalstack.stats.power import (
     sample_size_paired,
     sample_size_unpaired,
 )
+from evalstack.stats.ppi import ppi_mean
 from evalstack.stats.result import Adjusted, PowerResult, StatResult
 
 __all__ = [
@@ -37,7 +39,10 @@ __all__ = [
     "benjamini_hochberg",
     "bootstrap_ci",
     "clustered_se",
+    "cohen_kappa",
+    "fleiss_kappa",
     "holm",
+    "krippendorff_alpha",
     "mcnemar",
     "mean_ci",
     "minimum_detectable_effect",
@@ -46,6 +51,7 @@ __all__ = [
     "paired_permutation",
     "pass_at_k",
     "pass_at_k_by_problem",
+    "ppi_mean",
     "sample_size_noninferiority",
     "sample_size_paired",
     "sample_size_unpaired",
