@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from evalstack.analysis.compare import RunRef
 from evalstack.analysis.pairs import MetricPairs, Pairing, mismatches, primary_metric
 from evalstack.analysis.text import fmt_delta, fmt_interval, fmt_p
-from evalstack.core.errors import ConfigError, UserError
+from evalstack.core.errors import ConfigError, UserError, validation_problems
 from evalstack.stats import holm, mcnemar, noninferiority, sample_size_noninferiority
 
 Decision = Literal["pass", "fail", "inconclusive"]
@@ -94,13 +94,9 @@ def load_gate_config(path: str | Path) -> GateConfig:
     try:
         return GateConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(x) for x in e['loc']) or '(top level)'}: {e['msg']}"
-            for e in exc.errors()
-        )
         raise ConfigError(
-            f"Gate config {p}: {problems}. Expected keys: metric (name), alpha (0-0.5), "
-            "power (0-1), max_drop (>= 0), categories (name: max drop)."
+            f"Gate config {p}: {validation_problems(exc)}. Expected keys: metric (name), "
+            "alpha (0-0.5), power (0-1), max_drop (>= 0), categories (name: max drop)."
         ) from None
 
 

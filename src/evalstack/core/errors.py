@@ -117,3 +117,22 @@ class InterruptedRunError(EvalstackError):
     """The run was interrupted (Ctrl-C); what finished is stored and the run can be resumed."""
 
     exit_code = 130
+
+
+def validation_problems(exc: object, prefix: str = "") -> str:
+    """A pydantic ``ValidationError`` as one line: ``loc: message; loc: message``.
+
+    Examples:
+        >>> from pydantic import BaseModel, ValidationError
+        >>> class M(BaseModel):
+        ...     n: int
+        >>> try:
+        ...     M(n="x")
+        ... except ValidationError as e:
+        ...     print(validation_problems(e))
+        n: Input should be a valid integer, unable to parse string as an integer
+    """
+    return "; ".join(
+        f"{prefix}{'.'.join(str(x) for x in e['loc']) or '(top level)'}: {e['msg']}"
+        for e in exc.errors()  # type: ignore[attr-defined]
+    )

@@ -23,7 +23,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from evalstack.core.errors import ConfigError
+from evalstack.core.errors import ConfigError, validation_problems
 from evalstack.core.task import Task
 from evalstack.core.types import GenerateConfig
 from evalstack.datasets.files import load_dataset
@@ -100,10 +100,7 @@ def load_eval_file(path: Path) -> Task:
     try:
         spec = EvalFile.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"field {'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigError(f"{path}: {problems}.") from None
+        raise ConfigError(f"{path}: {validation_problems(exc, 'field ')}.") from None
     base = path.parent
     dataset = _open(spec.dataset, base)
     shots_source = _open(spec.fewshot_dataset, base) if spec.fewshot_dataset else dataset
