@@ -10,7 +10,6 @@ from evalstack.analysis.gate import (
     decide,
     evaluate_check,
     load_gate_config,
-    simulate_binary_pairs,
 )
 from evalstack.analysis.pairs import MetricPairs
 from evalstack.analysis.plan import Design, plan_row
@@ -18,6 +17,29 @@ from evalstack.core.errors import ConfigError
 from evalstack.stats import sample_size_paired
 
 SIMULATIONS = 2000
+
+
+def simulate_binary_pairs(
+    n: int, p_a: float, p_b: float, discordance: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Paired 0/1 scores with the given accuracies and discordance."""
+    broke = (discordance + (p_a - p_b)) / 2  # a=1, b=0
+    fixed = (discordance - (p_a - p_b)) / 2  # a=0, b=1
+    both = p_a - broke
+    if min(broke, fixed, both, 1 - both - broke - fixed) < 0:
+        raise ValueError(
+            f"No paired distribution has accuracies {p_a}, {p_b} with discordance {discordance}."
+        )
+    cell = rng.choice(4, size=n, p=[both, broke, fixed, 1 - both - broke - fixed])
+    a = ((cell == 0) | (cell == 1)).astype(float)
+    b = ((cell == 0) | (cell == 2)).astype(float)
+    return a, b
+
+
+def test_simulated_pairs_have_the_asked_accuracies_and_discordance():
+    a, b = simulate_binary_pairs(10_000, 0.70, 0.65, 0.15, np.random.default_rng(1))
+    assert (round(float(a.mean()), 2), round(float(b.mean()), 2)) == (0.7, 0.65)
+    assert round(float((a != b).mean()), 2) == 0.15
 
 
 def _pairs(a: np.ndarray, b: np.ndarray, categories=None) -> MetricPairs:

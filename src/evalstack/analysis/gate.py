@@ -25,7 +25,6 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -300,25 +299,3 @@ def run_gate(pairing: Pairing, config: GateConfig) -> GateResult:
         mismatches=mismatches(run_a, run_b) if run_a and run_b else [], notes=notes,
     )
 
-
-def simulate_binary_pairs(
-    n: int, p_a: float, p_b: float, discordance: float, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Paired 0/1 scores with the given accuracies and discordance (for simulations and docs).
-
-    Examples:
-        >>> a, b = simulate_binary_pairs(10_000, 0.70, 0.65, 0.15, np.random.default_rng(1))
-        >>> round(float(a.mean()), 2), round(float(b.mean()), 2), round(float((a != b).mean()), 2)
-        (0.7, 0.65, 0.15)
-    """
-    broke = (discordance + (p_a - p_b)) / 2  # a=1, b=0
-    fixed = (discordance - (p_a - p_b)) / 2  # a=0, b=1
-    both = p_a - broke
-    if min(broke, fixed, both, 1 - both - broke - fixed) < 0:
-        raise ValueError(
-            f"No paired distribution has accuracies {p_a}, {p_b} with discordance {discordance}."
-        )
-    cell = rng.choice(4, size=n, p=[both, broke, fixed, 1 - both - broke - fixed])
-    a = ((cell == 0) | (cell == 1)).astype(float)
-    b = ((cell == 0) | (cell == 2)).astype(float)
-    return a, b

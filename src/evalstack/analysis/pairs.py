@@ -21,6 +21,16 @@ Key = tuple[str, int]
 _KIND_ORDER = {"binary": 0, "ordinal": 1, "continuous": 2}
 
 
+def widest_kind(*kinds: str) -> str:
+    """The most general of some score kinds: binary < ordinal < continuous.
+
+    Examples:
+        >>> widest_kind("binary", "ordinal"), widest_kind()
+        ('ordinal', 'binary')
+    """
+    return max(kinds, key=lambda k: _KIND_ORDER.get(k, 2)) if kinds else "binary"
+
+
 @dataclass(frozen=True)
 class RunScores:
     """One run's record and what summaries need of each stored sample, by ``(sample_id, epoch)``.
@@ -57,7 +67,7 @@ class RunScores:
             for row in self.rows.values()
             if metric in row.scores
         }
-        return max(kinds, key=lambda k: _KIND_ORDER.get(k, 2)) if kinds else "binary"
+        return widest_kind(*kinds)
 
     @property
     def run_id(self) -> str:
@@ -217,7 +227,7 @@ def pair_runs(a: RunScores, b: RunScores, metrics: Sequence[str] | None = None) 
     for name in shared:
         va, vb = a.values(name), b.values(name)
         keys = [k for k in common if k in va and k in vb]
-        kind = max(a.kind_of(name), b.kind_of(name), key=lambda k: _KIND_ORDER.get(k, 2))
+        kind = widest_kind(a.kind_of(name), b.kind_of(name))
         xa = np.array([va[k] for k in keys], dtype=float)
         xb = np.array([vb[k] for k in keys], dtype=float)
         if kind == "binary" and not bool(np.all(np.isin(xa, (0, 1)) & np.isin(xb, (0, 1)))):

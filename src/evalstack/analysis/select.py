@@ -21,13 +21,11 @@ from typing import Any
 import numpy as np
 
 from evalstack.analysis.compare import paired_test
-from evalstack.analysis.pairs import MetricPairs, RunScores, mismatches
+from evalstack.analysis.pairs import MetricPairs, RunScores, mismatches, widest_kind
 from evalstack.analysis.text import fmt_delta, fmt_interval, fmt_p, is_proportion
 from evalstack.core.errors import UserError
 from evalstack.core.records import RunRecord, ScoreRow
 from evalstack.stats import holm, mean_ci
-
-_KIND_ORDER = {"binary": 0, "ordinal": 1, "continuous": 2}
 
 
 @dataclass(frozen=True)
@@ -129,7 +127,7 @@ def select(
     union = set().union(*(set(v) for v in pooled.values()))
     if not common:
         raise UserError("The candidates share no scored samples: run them on the same task(s).")
-    kind = max(kinds, key=lambda k: _KIND_ORDER.get(k, 2))
+    kind = widest_kind(*kinds)
     values = {label: np.array([pooled[label][k] for k in common]) for label in scores}
     if kind == "binary" and not all(np.isin(v, (0, 1)).all() for v in values.values()):
         kind = "continuous"
