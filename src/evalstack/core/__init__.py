@@ -9,6 +9,7 @@ from evalstack.core.errors import (
     EvalstackError,
     MissingDependencyError,
     ProviderError,
+    ScorerError,
     UnknownNameError,
     UserError,
 )
@@ -24,6 +25,7 @@ from evalstack.core.types import (
     LoglikelihoodRequest,
     ModelOutput,
     Sample,
+    StructuredOutput,
 )
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "EmptyDatasetError",
     "EvalstackError",
     "GenerateConfig",
+    "StructuredOutput",
     "GenerateRequest",
     "LoglikelihoodOutput",
     "LoglikelihoodRequest",
@@ -45,6 +48,7 @@ __all__ = [
     "ModelOutput",
     "ModelProvider",
     "ProviderError",
+    "ScorerError",
     "Sample",
     "Score",
     "Scorer",

@@ -107,6 +107,21 @@ class ProviderError(EvalstackError):
         self.status = status
 
 
+class ScorerError(EvalstackError):
+    """A scorer could not score a sample (a judge gave no usable verdict, say).
+
+    The runner records it as that score's error and the sample's error, never as a score,
+    keeps the other scorers' scores, and retries the sample when the run is resumed.
+
+    Attributes:
+        details: JSON-safe facts stored with the error (the judge model, its replies, ...).
+    """
+
+    def __init__(self, message: str, details: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.details = dict(details or {})
+
+
 class RunFailedError(EvalstackError):
     """The run stopped because more samples errored than the error budget allows."""
 

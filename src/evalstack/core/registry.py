@@ -39,6 +39,8 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "json_valid": "evalstack.scorers.json_schema:json_valid",
         "json_schema": "evalstack.scorers.json_schema:json_schema_match",
         "choice": "evalstack.scorers.choice:choice",
+        "llm_judge": "evalstack.scorers.judge.scorer:llm_judge",
+        "llm_jury": "evalstack.scorers.judge.jury:llm_jury",
         "strict_choice": "evalstack.scorers.choice:strict_choice",
         "strict_match": "evalstack.scorers.extract:strict_match",
         "flexible_extract": "evalstack.scorers.extract:flexible_extract",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -21,12 +21,15 @@ class Score:
         kind: ``binary`` (Wilson interval), ``continuous`` or ``ordinal`` (bootstrap interval).
         answer: what the scorer extracted from the output and compared.
         explanation: why (a judge's rationale, a regex that failed to match, ...).
+        metadata: JSON-safe facts stored with the score (a judge's model, version, template
+            hash and per-criterion scores, ...).
     """
 
     value: float
     kind: ScoreKind = "binary"
     answer: str | None = None
     explanation: str | None = None
+    metadata: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"value": self.value, "kind": self.kind}
@@ -34,6 +37,8 @@ class Score:
             d["answer"] = self.answer
         if self.explanation is not None:
             d["explanation"] = self.explanation
+        if self.metadata:
+            d["metadata"] = dict(self.metadata)
         return d
 
 

@@ -78,8 +78,47 @@ class Capability(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class StructuredOutput:
+    """A constraint on the shape of the reply, for providers that can enforce one.
+
+    OpenAI-compatible servers get ``json_schema`` as ``response_format`` (chat API); llama.cpp
+    gets ``grammar`` (GBNF) when given, else the schema. Providers that cannot enforce either
+    (Anthropic, transformers, mock) ignore it, so callers must still parse the reply
+    tolerantly.
+
+    Attributes:
+        name: a short name for the schema (``verdict``), sent with ``response_format``.
+        json_schema: the JSON Schema as JSON text (text keeps the config hashable).
+        grammar: a llama.cpp GBNF grammar forcing the same shape, if any.
+
+    Examples:
+        >>> StructuredOutput("verdict", '{"type": "object"}').to_dict()["name"]
+        'verdict'
+    """
+
+    name: str
+    json_schema: str
+    grammar: str | None = None
+
+    def schema(self) -> dict[str, Any]:
+        """The JSON Schema as a dict."""
+        import json
+
+        loaded = json.loads(self.json_schema)
+        assert isinstance(loaded, dict)
+        return loaded
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "json_schema": self.json_schema, "grammar": self.grammar}
+
+
+@dataclass(frozen=True, slots=True)
 class GenerateConfig:
-    """Generation parameters; every field is part of the response-cache key."""
+    """Generation parameters; every field is part of the response-cache key.
+
+    ``structured`` constrains the reply's shape where the provider supports it (see
+    ``StructuredOutput``).
+    """
 
     max_tokens: int | None = None
     temperature: float | None = None
@@ -87,9 +126,10 @@ class GenerateConfig:
     stop: tuple[str, ...] = ()
     seed: int | None = None
     logprobs: bool = False
+    structured: StructuredOutput | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
             "top_p": self.top_p,
@@ -97,6 +137,9 @@ class GenerateConfig:
             "seed": self.seed,
             "logprobs": self.logprobs,
         }
+        if self.structured is not None:  # absent otherwise, so older cache keys still match
+            d["structured"] = self.structured.to_dict()
+        return d
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from evalstack.core.types import (
     LoglikelihoodOutput,
     LoglikelihoodRequest,
     ModelOutput,
+    StructuredOutput,
 )
 from evalstack.providers._args import int_arg
 from evalstack.providers._worker import WorkerThreadModel, common_prefix
@@ -186,6 +187,8 @@ class LlamaCppProvider(WorkerThreadModel):
         # tokens: one-token continuations of the same context then need no forward pass.
         self._row_key: tuple[int, ...] | None = None
         self._row: Any = None
+        self._grammar_key: str | None = None
+        self._grammar: Any = None
 
     def identity(self) -> dict[str, Any]:
         """Provider, model file name, size and content hash, and the arguments that matter.
@@ -247,8 +250,12 @@ class LlamaCppProvider(WorkerThreadModel):
         llm = self._load()
         cfg = request.config
         temperature = 0.0 if cfg.temperature is None else float(cfg.temperature)
+        constraint: dict[str, Any] = {}
+        if cfg.structured is not None:
+            constraint = self._constraint(cfg.structured)
         try:
             response = llm.create_chat_completion(
+                **constraint,
                 messages=[m.to_dict() for m in request.messages],
                 max_tokens=cfg.max_tokens if cfg.max_tokens is not None else DEFAULT_MAX_TOKENS,
                 temperature=temperature,
@@ -278,6 +285,20 @@ class LlamaCppProvider(WorkerThreadModel):
             finish_reason=choice.get("finish_reason"),
             truncated=truncated,
         )
+
+    def _constraint(self, structured: StructuredOutput) -> dict[str, Any]:
+        """``grammar=`` (a compiled GBNF, cached by text) or a JSON-schema ``response_format``."""
+        if structured.grammar is None:
+            return {"response_format": {"type": "json_object", "schema": structured.schema()}}
+        if self._grammar_key != structured.grammar:
+            from llama_cpp import LlamaGrammar
+
+            try:
+                self._grammar = LlamaGrammar.from_string(structured.grammar, verbose=False)
+            except (ValueError, RuntimeError) as exc:
+                raise ProviderError(f"llama.cpp could not parse the grammar: {exc}") from exc
+            self._grammar_key = structured.grammar
+        return {"grammar": self._grammar}
 
     def _tokenize(self, text: str) -> list[int]:
         # special=True parses special-token text the way Hugging Face tokenizers do.

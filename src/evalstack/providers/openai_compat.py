@@ -27,6 +27,7 @@ from evalstack.core.types import (
     LoglikelihoodOutput,
     LoglikelihoodRequest,
     ModelOutput,
+    StructuredOutput,
 )
 from evalstack.providers._http import (
     JSON_HEADERS,
@@ -201,6 +202,8 @@ class OpenAICompatProvider:
             body["seed"] = cfg.seed
         if cfg.logprobs:
             body["logprobs"] = True if self._chat else 1
+        if cfg.structured is not None:
+            body.update(_structured_body(cfg.structured, self._chat))
         data, raw = await self._post(self._generate_url, body)
         try:
             choice = data["choices"][0]
@@ -345,6 +348,24 @@ class OpenAICompatProvider:
     async def aclose(self) -> None:
         """Close the HTTP session of the running event loop."""
         await self._pool.aclose()
+
+
+def _structured_body(structured: StructuredOutput, chat: bool) -> dict[str, Any]:
+    """Request fields that constrain the reply's shape.
+
+    The chat API takes OpenAI's ``response_format`` (also understood by vLLM, llama.cpp's
+    server and Ollama). The legacy completions API has no standard field; vLLM's
+    ``guided_json`` is sent there, which other servers ignore.
+    """
+    schema = structured.schema()
+    if chat:
+        return {
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": structured.name, "strict": True, "schema": schema},
+            }
+        }
+    return {"guided_json": schema}
 
 
 def _message_text(message: Mapping[str, Any]) -> str:

@@ -25,6 +25,7 @@ from evalstack.core.errors import (
     InterruptedRunError,
     ProviderError,
     RunFailedError,
+    ScorerError,
     UserError,
 )
 from evalstack.core.provider import SECRET_ARG_NAMES, ModelProvider, public_args
@@ -221,12 +222,20 @@ async def _run_pair(plan: _Plan, run: RunConfig, store: Any, progress: ProgressS
         error: str | None = None
         try:
             state = await task.solver(state, caller)
+            failed: list[str] = []
             for name, scorer in zip(names, task.scorers, strict=True):
-                result = scorer(sample, state)
-                if inspect.isawaitable(result):
-                    result = await result
+                try:
+                    result = scorer(sample, state)
+                    if inspect.isawaitable(result):
+                        result = await result
+                except ScorerError as exc:  # recorded as this score's error, never a score
+                    scores[name] = {"error": str(exc), **exc.details}
+                    failed.append(f"{name}: {exc}")
+                    continue
                 assert isinstance(result, Score)
                 scores[name] = result.to_dict()
+            if failed:
+                error = "; ".join(failed)
         except ProviderError as exc:
             error = str(exc)
         except UserError:
@@ -295,6 +304,17 @@ async def _run_pair(plan: _Plan, run: RunConfig, store: Any, progress: ProgressS
     return result
 
 
+async def _close_scorers(tasks: Sequence[Task]) -> None:
+    """Scorers that own resources (a judge's model) release them with ``aclose()``."""
+    seen: set[int] = set()
+    for task in tasks:
+        for scorer in task.scorers:
+            close = getattr(scorer, "aclose", None)
+            if close is not None and id(scorer) not in seen:
+                seen.add(id(scorer))
+                await close()
+
+
 async def evaluate_async(
     tasks: Sequence[Task],
     models: Sequence[str | ModelProvider],
@@ -342,6 +362,7 @@ async def evaluate_async(
     finally:
         for _, p in providers:
             await p.aclose()
+        await _close_scorers(tasks)
         if own_store:
             store.close()
 

@@ -230,7 +230,11 @@ class FakeApp:
         if early is not None:
             return early
         messages = body["messages"]
-        text, reason, _ = _cut(self._reply_for(prompt), body.get("max_tokens"), body.get("stop"))
+        reply = self._reply_for(prompt)
+        schema = _response_schema(body)
+        if schema is not None and reply is prompt:
+            reply = json.dumps(schema_instance(schema, prompt))
+        text, reason, _ = _cut(reply, body.get("max_tokens"), body.get("stop"))
         choice: dict[str, Any] = {
             "index": 0,
             "message": {"role": "assistant", "content": text},
@@ -436,6 +440,43 @@ class FakeApp:
     @staticmethod
     def _json(payload: dict[str, Any]) -> web.Response:
         return web.Response(body=_dumps(payload), content_type="application/json")
+
+
+def _response_schema(body: Mapping[str, Any]) -> dict[str, Any] | None:
+    fmt = body.get("response_format")
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        inner = fmt.get("json_schema")
+        if isinstance(inner, dict) and isinstance(inner.get("schema"), dict):
+            return inner["schema"]
+    return None
+
+
+def schema_instance(schema: Mapping[str, Any], seed_text: str) -> Any:
+    """A deterministic value that satisfies ``schema`` (object, string, integer, number,
+    boolean and ``enum``), chosen from a hash of ``seed_text``, the way a server with
+    structured output returns only schema-valid JSON.
+
+    Examples:
+        >>> schema_instance({"type": "integer", "enum": [1, 2, 3]}, "x") in (1, 2, 3)
+        True
+    """
+    h = zlib.crc32(seed_text.encode("utf-8", "replace"))
+    if "enum" in schema:
+        options = list(schema["enum"])
+        return options[h % len(options)]
+    kind = schema.get("type")
+    if kind == "object":
+        props = schema.get("properties") or {}
+        return {k: schema_instance(v, f"{seed_text}/{k}") for k, v in props.items()}
+    if kind == "array":
+        return [schema_instance(schema.get("items") or {}, seed_text)]
+    if kind == "integer":
+        return int(schema.get("minimum", 0)) + h % 5
+    if kind == "number":
+        return float(schema.get("minimum", 0)) + (h % 1000) / 1000
+    if kind == "boolean":
+        return bool(h % 2)
+    return f"fake structured reply {h % 10_000}"
 
 
 def _usage(n_in: int, n_out: int) -> dict[str, int]:

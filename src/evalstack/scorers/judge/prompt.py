@@ -29,7 +29,6 @@ from evalstack.scorers.judge.rubric import Rubric
 # Bump when the wording changes in a way the constants below do not show (they are hashed).
 TEMPLATE_VERSION = "1"
 
-_LABELS = ("QUESTION", "REFERENCE", "SOURCE", "ANSWER")
 _NONCE = re.compile(r"^[A-Za-z0-9]{6,64}$")
 
 SYSTEM_TEMPLATE = """\
@@ -90,14 +89,32 @@ def _example(rubric: Rubric) -> str:
     return '{"rationale": "<a short explanation>", "scores": {' + scores + "}}"
 
 
-def _defuse(content: str, nonce: str) -> str:
+def defuse(content: str, nonce: str) -> str:
     """Rewrite every marker that carries this call's nonce, so content cannot open or close
     a block."""
-    marker = re.compile(
-        r"<<<(END-)?(" + "|".join(_LABELS) + r")-" + re.escape(nonce) + ">>>", re.IGNORECASE
-    )
+    marker = re.compile(r"<<<(END-)?([A-Za-z0-9_]+)-" + re.escape(nonce) + ">>>", re.IGNORECASE)
     return marker.sub(lambda m: f"<<<{m.group(1) or ''}{m.group(2)}-[forged marker]>>>",
                       clean_text(content))
+
+
+def new_nonce(nonce: str | None = None) -> str:
+    """A fresh random marker code, or ``nonce`` checked (6-64 letters or digits)."""
+    if nonce is None:
+        return secrets.token_hex(8)
+    if not isinstance(nonce, str) or not _NONCE.match(nonce):
+        raise ConfigError(
+            f"The judge prompt nonce must be 6-64 letters or digits; received {nonce!r}. "
+            "Make one with secrets.token_hex(8)."
+        )
+    return nonce
+
+
+def render_blocks(parts: list[tuple[str, str]], nonce: str) -> str:
+    """Data blocks between nonce-bearing markers, with forged markers defused."""
+    return "\n".join(
+        Template(_BLOCK).substitute(label=label, nonce=nonce, content=defuse(text, nonce))
+        for label, text in parts
+    )
 
 
 def render_judge_prompt(
@@ -135,13 +152,7 @@ def render_judge_prompt(
         >>> msgs[1]["content"].count("<<<END-ANSWER-3f9a1c>>>")
         1
     """
-    if nonce is None:
-        nonce = secrets.token_hex(8)
-    if not isinstance(nonce, str) or not _NONCE.match(nonce):
-        raise ConfigError(
-            f"The judge prompt nonce must be 6-64 letters or digits; received {nonce!r}. "
-            "Make one with secrets.token_hex(8)."
-        )
+    nonce = new_nonce(nonce)
     show_reference = rubric.uses_reference and reference is not None
     context = ""
     if rubric.uses_reference:
@@ -164,11 +175,7 @@ def render_judge_prompt(
     if source is not None:
         parts.append(("SOURCE", source))
     parts.append(("ANSWER", answer))
-    blocks = "\n".join(
-        Template(_BLOCK).substitute(label=label, nonce=nonce, content=_defuse(text, nonce))
-        for label, text in parts
-    )
-    user = Template(USER_TEMPLATE).substitute(blocks=blocks)
+    user = Template(USER_TEMPLATE).substitute(blocks=render_blocks(parts, nonce))
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 

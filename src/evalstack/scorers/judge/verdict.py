@@ -123,30 +123,64 @@ def _spans(text: str, key_at: int, resync: bool) -> list[tuple[int, int]]:
     return sorted(found, key=lambda s: (s[1], -s[0]), reverse=True)
 
 
-def _last_verdict_object(value: Any) -> dict[str, Any] | None:
-    """The last object with a ``"scores"`` key in a decoded value, in document order."""
+def _last_verdict_object(value: Any, key: str = "scores") -> dict[str, Any] | None:
+    """The last object with a ``key`` key in a decoded value, in document order."""
     if isinstance(value, dict):
         for child in reversed(list(value.values())):
-            inner = _last_verdict_object(child)
+            inner = _last_verdict_object(child, key)
             if inner is not None:
                 return inner
-        return value if "scores" in value else None
+        return value if key in value else None
     if isinstance(value, list):
         for child in reversed(value):
-            inner = _last_verdict_object(child)
+            inner = _last_verdict_object(child, key)
             if inner is not None:
                 return inner
     return None
 
 
-def _find(text: str) -> tuple[dict[str, Any], int] | None:
+def find_last_object(text: str, key: str) -> dict[str, Any]:
+    """The last JSON object in ``text`` with a ``key`` key, under the rules of this module.
+
+    Raises:
+        VerdictError: the text is empty, has no such object, or its last one is incomplete.
+
+    Examples:
+        >>> find_last_object('{"winner": "1"} then {"winner": "2"}', "winner")
+        {'winner': '2'}
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise VerdictError("the judge's reply is empty")
+    pattern = re.compile('"' + re.escape(key) + r'"\s*:')
+    found = _find(text, pattern, key)
+    if found is None and pattern.search(text):
+        raise VerdictError(
+            f'the last verdict in the reply is incomplete or not valid JSON (its "{key}" key '
+            "is not inside a complete JSON object)"
+        )
+    if found is None:
+        raise VerdictError(
+            f'no verdict JSON found: expected an object with a "{key}" key (prose verdicts are '
+            "not accepted)"
+        )
+    obj, end = found
+    if pattern.search(text, end):
+        raise VerdictError(
+            f'the last verdict in the reply is incomplete or not valid JSON (a "{key}" key '
+            "follows the last complete one)"
+        )
+    return obj
+
+
+def _find(text: str, key_pattern: re.Pattern[str] = _SCORES_KEY, key: str = "scores"
+          ) -> tuple[dict[str, Any], int] | None:
     """The last verdict-like object and where its text ends.
 
     Only objects around the last ``"scores":`` key are candidates: a verdict that ends before
     it is followed by a later (broken) verdict, which makes the reply an error anyway.
     """
     key_at = -1
-    for match in _SCORES_KEY.finditer(text):
+    for match in key_pattern.finditer(text):
         key_at = match.start()
     if key_at < 0:
         return None
@@ -165,7 +199,7 @@ def _find(text: str) -> tuple[dict[str, Any], int] | None:
         except (ValueError, RecursionError):
             continue
         inside = (start, end)
-        obj = _last_verdict_object(value)
+        obj = _last_verdict_object(value, key)
         if obj is not None:
             return obj, lo + end
     return None
@@ -207,25 +241,7 @@ def parse_verdict(text: str, rubric: Rubric) -> Verdict:
         >>> v.overall, v.normalized
         (4.0, 0.75)
     """
-    if not isinstance(text, str) or not text.strip():
-        raise VerdictError("the judge's reply is empty")
-    found = _find(text)
-    if found is None and _SCORES_KEY.search(text):
-        raise VerdictError(
-            'the last verdict in the reply is incomplete or not valid JSON (its "scores" key '
-            "is not inside a complete JSON object)"
-        )
-    if found is None:
-        raise VerdictError(
-            'no verdict JSON found: expected an object like {"rationale": ..., "scores": '
-            "{...}} (prose scores are not accepted)"
-        )
-    obj, end = found
-    if _SCORES_KEY.search(text, end):
-        raise VerdictError(
-            "the last verdict in the reply is incomplete or not valid JSON (a \"scores\" key "
-            "follows the last complete one)"
-        )
+    obj = find_last_object(text, "scores")
     raw = obj["scores"]
     if not isinstance(raw, dict):
         raise VerdictError(f'"scores" must be an object; got {type(raw).__name__}')
