@@ -123,3 +123,30 @@ def test_bad_input_is_one_clear_line(runs):
     assert r.exit_code == 2 and "nonexistent-run" in r.output
     r = invoke("compare", a, a, "--metric", "bleu")
     assert r.exit_code == 2 and "'bleu'" in r.output and "exact_match" in r.output
+
+
+def test_a_changed_judge_template_is_refused_unless_allowed():
+    from tests.analysis.judge_runs import NEW_TEMPLATE, judged_pair, store_run
+
+    same_a, same_b = judged_pair()
+    ra, rb = store_run(same_a), store_run(same_b)
+    r = invoke("compare", ra, rb)
+    assert r.exit_code == 0, r.output
+    assert "Judges differ" not in r.output
+    a, b = judged_pair(NEW_TEMPLATE)
+    ra, rb = store_run(a), store_run(b)
+    r = invoke("compare", ra, rb)
+    assert r.exit_code == 2
+    assert f"Runs {ra} (A) and {rb} (B) were scored by different judges" in r.output
+    assert "template hash differs: 1a2b3c4d5e6f in A, 9f8e7d6c5b4a in B" in r.output
+    assert "pass --allow-judge-mismatch" in r.output
+    r = invoke("compare", ra, rb, "--allow-judge-mismatch")
+    assert r.exit_code == 0, r.output
+    assert "Note: Judges differ (--allow-judge-mismatch): llm_judge: the judge template" \
+        in r.output
+    c = json.loads(invoke("compare", ra, rb, "--allow-judge-mismatch", "--json").stdout)
+    assert len(c["comparisons"][0]["judge_mismatches"]) == 1
+    # a metric no judge scored compares as before
+    r = invoke("compare", ra, rb, "--metric", "exact_match")
+    assert r.exit_code == 0, r.output
+    assert "Judges differ" not in r.output

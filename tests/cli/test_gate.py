@@ -96,3 +96,23 @@ def test_errors_exit_3_or_more_never_1_or_2(tmp_path, data):
     assert r.exit_code >= 3 and "bad.yaml: max_drops" in r.output
     r = invoke("gate", "--baseline", run, "--candidate", run, "--max-drop", "physics=0.1")
     assert r.exit_code >= 3 and "physics" in r.output and "algebra" in r.output
+
+
+def test_a_changed_judge_version_stops_the_gate_unless_allowed():
+    from tests.analysis.judge_runs import NEW_VERSION, judged_pair, store_run
+
+    a, b = judged_pair(NEW_VERSION, n=200)
+    base, cand = store_run(a), store_run(b)
+    r = invoke("gate", "--baseline", base, "--candidate", cand, "--metric", "llm_judge")
+    assert r.exit_code == 3
+    assert ("reported version differs: gpt-4o-2024-08-06 in baseline, gpt-4o-2024-11-20 in "
+            "candidate") in r.output
+    assert "--allow-judge-mismatch" in r.output
+    r = invoke("gate", "--baseline", base, "--candidate", cand, "--metric", "llm_judge",
+               "--allow-judge-mismatch", "--json")
+    assert r.exit_code == 0, r.output  # the candidate's judge scores are higher
+    result = json.loads(r.stdout)
+    assert result["decision"] == "pass" and len(result["judge_mismatches"]) == 1
+    assert any("Judges differ" in n for n in result["notes"])
+    r = invoke("gate", "--baseline", base, "--candidate", cand, "--metric", "exact_match")
+    assert r.exit_code == 0, r.output

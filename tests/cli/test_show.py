@@ -142,3 +142,44 @@ def test_show_after_a_real_run_with_epochs(tmp_path):
     text = run_cli("show", run_id).output
     assert "clustered by sample over 3 epochs" in text
     assert NOTE in text
+
+
+def test_show_reports_jury_agreement_for_each_jury_metric():
+    import krippendorff
+    import numpy as np
+
+    from tests.analysis.judge_runs import jury_score, store_run
+
+    rng = np.random.default_rng(0)
+    truth = rng.integers(1, 6, 60)
+    ratings = np.clip(truth + np.rint(rng.normal(0, 0.6, (3, 60))), 1, 5)
+    noisy = rng.integers(1, 6, (3, 60)).astype(float)
+    run_id = store_run(
+        [{"llm_jury": jury_score(ratings[:, i].tolist()),
+          "sloppy_jury": jury_score(noisy[:, i].tolist()),
+          "exact_match": {"value": 1.0, "kind": "binary"}} for i in range(60)],
+        scorers=("llm_jury", "llm_jury", "exact_match"),
+    )
+    r = run_cli("show", run_id)
+    assert r.exit_code == 0, r.output
+    alpha = krippendorff.alpha(ratings, level_of_measurement="interval")
+    assert "Jury agreement on llm_jury: 3 jurors (a/x, b/y, c/z), 60 samples" in r.output
+    assert "Jury agreement on sloppy_jury" in r.output
+    row = next(line for line in r.output.splitlines() if "alpha (interval)" in line)
+    assert f"{alpha:.3f}" in row
+    assert "Cohen's kappa, quadratic: a/x vs b/y" in r.output
+    assert "sloppy_jury: the jurors disagree: Krippendorff's alpha" in r.output
+    assert "llm_jury: the jurors disagree" not in r.output
+    out = json.loads(run_cli("show", run_id, "--json").output)
+    ag = out["jury_agreement"]["llm_jury"]
+    assert ag["krippendorff_alpha_interval"]["estimate"] == pytest.approx(alpha)
+    assert ag["jurors"] == ["a/x", "b/y", "c/z"] and ag["n"] == 60
+    assert len(ag["cohen_kappa_quadratic"]) == 3
+    assert set(out["jury_agreement"]) == {"llm_jury", "sloppy_jury"}
+
+
+def test_show_without_a_jury_has_no_agreement_section():
+    run_id = _store_run({"a": [1], "b": [0]}, epochs=1)
+    r = run_cli("show", run_id)
+    assert "Jury agreement" not in r.output
+    assert json.loads(run_cli("show", run_id, "--json").output)["jury_agreement"] == {}

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from evalstack.analysis.judges import judge_notes, require_same_judges
 from evalstack.analysis.pairs import Key, MetricPairs, Pairing, mismatches, primary_metric
 from evalstack.analysis.text import fmt_delta, fmt_interval, fmt_p, is_proportion
 from evalstack.core.records import RunRecord
@@ -135,6 +136,7 @@ class Comparison:
     metrics_only_b: list[str] = field(default_factory=list)
     verdict: str = ""
     notes: list[str] = field(default_factory=list)
+    judge_mismatches: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -150,9 +152,18 @@ def compare_pairing(
     alpha: float = 0.05,
     n_resamples: int = 10_000,
     seed: int = 0,
+    allow_judge_mismatch: bool = False,
 ) -> Comparison:
-    """Test every metric of a pairing, overall and per category, and word the verdict."""
+    """Test every metric of a pairing, overall and per category, and word the verdict.
+
+    Raises:
+        UserError: a compared metric was scored by different judges in the two runs (model,
+            reported version or template hash), or by several in one run; with
+            ``allow_judge_mismatch`` the comparison runs and its notes say what differs.
+    """
     run_a, run_b = pairing.a.run, pairing.b.run
+    judges = require_same_judges(pairing.a, pairing.b, list(pairing.metrics), labels,
+                                 allow=allow_judge_mismatch)
     confidence = 1 - alpha
     overall: list[MetricDelta] = []
     per_cat: list[MetricDelta] = []
@@ -183,9 +194,10 @@ def compare_pairing(
         broken=broken,
         metrics_only_a=pairing.metrics_only_a,
         metrics_only_b=pairing.metrics_only_b,
+        judge_mismatches=judges,
     )
     verdict, notes = _verdict(comparison, pairing)
-    return replace(comparison, verdict=verdict, notes=notes)
+    return replace(comparison, verdict=verdict, notes=notes + judge_notes(judges))
 
 
 def _delta(

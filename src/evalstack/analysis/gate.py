@@ -29,6 +29,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from evalstack.analysis.compare import RunRef
+from evalstack.analysis.judges import judge_notes, require_same_judges
 from evalstack.analysis.pairs import MetricPairs, Pairing, mismatches, primary_metric
 from evalstack.analysis.text import fmt_delta, fmt_interval, fmt_p
 from evalstack.core.errors import ConfigError, UserError, validation_problems
@@ -139,6 +140,7 @@ class GateResult:
     decision: Decision
     mismatches: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    judge_mismatches: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -254,8 +256,16 @@ def _p(p: float | None) -> float:
     return 1.0 if p is None or not math.isfinite(p) else float(p)
 
 
-def run_gate(pairing: Pairing, config: GateConfig) -> GateResult:
-    """Build the checks from the config, test them and combine their decisions."""
+def run_gate(
+    pairing: Pairing, config: GateConfig, *, allow_judge_mismatch: bool = False
+) -> GateResult:
+    """Build the checks from the config, test them and combine their decisions.
+
+    Raises:
+        UserError: the runs lack the metric, the thresholds name unknown categories, or the
+            gated metric was scored by different judges (model, reported version or template
+            hash) in the two runs, unless ``allow_judge_mismatch``.
+    """
     run_a, run_b = pairing.a.run, pairing.b.run
     names = list(pairing.metrics)
     metric = config.metric or primary_metric(run_a, names)
@@ -264,6 +274,8 @@ def run_gate(pairing: Pairing, config: GateConfig) -> GateResult:
             f"The runs share no scored metric{f' named {metric!r}' if metric else ''}; "
             f"metrics in both: {', '.join(names) or 'none'}. Pass one with --metric."
         )
+    judges = require_same_judges(pairing.a, pairing.b, [metric], ("baseline", "candidate"),
+                                 allow=allow_judge_mismatch, action="gate")
     pairs = pairing.metrics[metric]
     checks = [evaluate_check(pairs, None, config.max_drop, config.alpha)]
     by_cat = pairs.by_category()
@@ -296,6 +308,7 @@ def run_gate(pairing: Pairing, config: GateConfig) -> GateResult:
     return GateResult(
         baseline=RunRef.of("baseline", run_a), candidate=RunRef.of("candidate", run_b),
         alpha=config.alpha, checks=checks, decision=decision,
-        mismatches=mismatches(run_a, run_b) if run_a and run_b else [], notes=notes,
+        mismatches=mismatches(run_a, run_b) if run_a and run_b else [],
+        notes=notes + judge_notes(judges), judge_mismatches=judges,
     )
 

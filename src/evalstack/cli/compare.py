@@ -20,12 +20,15 @@ from evalstack.cli._decide import Rows, format_options, load_runs, say
 @click.option("--allow-mismatch", is_flag=True,
               help="Compare runs of different tasks, task versions or data (they are matched "
                    "by sample id anyway; the mismatch is reported).")
+@click.option("--allow-judge-mismatch", is_flag=True,
+              help="Compare judged metrics even when the runs' judges differ (model, version "
+                   "or template hash); the difference is reported as a note.")
 @click.option("--flips", "flip_limit", type=click.IntRange(0), default=20, show_default=True,
               help="How many fixed and broken sample ids to list per metric.")
 @format_options
 def compare_command(runs: tuple[str, ...], metrics: tuple[str, ...], alpha: float,
-                    allow_mismatch: bool, flip_limit: int, store: str | None, fmt: str,
-                    as_json: bool) -> None:
+                    allow_mismatch: bool, allow_judge_mismatch: bool, flip_limit: int,
+                    store: str | None, fmt: str, as_json: bool) -> None:
     """Compare RUN_B (and RUN_C, ...) against RUN_A, sample by sample.
 
     Samples are matched by id and epoch. For each metric it prints the delta (B - A) with
@@ -37,7 +40,10 @@ def compare_command(runs: tuple[str, ...], metrics: tuple[str, ...], alpha: floa
     verdict says in words what changed and what did not.
 
     Runs are given by id, unique id prefix, or baseline name (see `evalstack baseline`).
-    Runs of different tasks or data are refused unless --allow-mismatch.
+    Runs of different tasks or data are refused unless --allow-mismatch. A judged metric
+    (llm_judge, llm_jury) whose judge model, reported version or prompt template hash
+    differs between the runs is refused unless --allow-judge-mismatch: the change could
+    come from the judge, not the model. Refusals exit with code 2.
 
     \b
     Examples:
@@ -69,7 +75,8 @@ def compare_command(runs: tuple[str, ...], metrics: tuple[str, ...], alpha: floa
                 "--allow-mismatch to match them by sample id anyway."
             )
         pairing = pair_runs(ref_scores, scores, metrics or None)
-        results.append(compare_pairing(pairing, labels=(labels[0], label), alpha=alpha))
+        results.append(compare_pairing(pairing, labels=(labels[0], label), alpha=alpha,
+                                       allow_judge_mismatch=allow_judge_mismatch))
     if fmt == "json":
         click.echo(json.dumps({"comparisons": [c.to_dict() for c in results]}, default=str))
         return

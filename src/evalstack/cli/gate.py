@@ -77,11 +77,14 @@ def _parse_drops(values: tuple[str, ...]) -> tuple[float | None, dict[str, float
               help="Write a Markdown summary here (e.g. $GITHUB_STEP_SUMMARY).")
 @click.option("--allow-mismatch", is_flag=True,
               help="Gate runs of different task versions or data anyway.")
+@click.option("--allow-judge-mismatch", is_flag=True,
+              help="Gate a judged metric even when the runs' judges differ (model, version "
+                   "or template hash); the difference is reported as a note.")
 @format_options
 def gate_command(baseline: str, candidate: str, metric: str | None, max_drops: tuple[str, ...],
                  config_path: str | None, alpha: float | None, junit: str | None,
-                 summary: str | None, allow_mismatch: bool, store: str | None, fmt: str,
-                 as_json: bool) -> None:
+                 summary: str | None, allow_mismatch: bool, allow_judge_mismatch: bool,
+                 store: str | None, fmt: str, as_json: bool) -> None:
     """Decide whether CANDIDATE may replace BASELINE, with a non-inferiority test.
 
     \b
@@ -90,7 +93,8 @@ def gate_command(baseline: str, candidate: str, metric: str | None, max_drops: t
       1  regression: the candidate is significantly worse, beyond the allowed drop
       2  inconclusive: the eval is too small to rule out such a drop; the message
          says how many samples would
-      3+ the gate could not run (bad flags, unknown run, unreadable config)
+      3+ the gate could not run (bad flags, unknown run, unreadable config, or a
+         judged metric scored by different judges without --allow-judge-mismatch)
 
     Each check compares the two runs sample by sample (McNemar-style for binary scores,
     clustered by sample with several epochs). Regression tests are Holm-corrected across
@@ -142,7 +146,7 @@ def gate_command(baseline: str, candidate: str, metric: str | None, max_drops: t
             "--allow-mismatch."
         )
     pairing = pair_runs(base_scores, cand_scores, [config.metric] if config.metric else None)
-    result = run_gate(pairing, config)
+    result = run_gate(pairing, config, allow_judge_mismatch=allow_judge_mismatch)
     if junit:
         _write(junit, junit_xml(result))
     if summary:

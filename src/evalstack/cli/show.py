@@ -1,20 +1,27 @@
-"""``evalstack show RUN``: a run's results, overall and per category, and run-to-run variance."""
+"""``evalstack show RUN``: a run's results, overall and per category, run-to-run variance and,
+for an ``llm_jury`` metric, how much the jurors agreed."""
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+import math
+from typing import TYPE_CHECKING, Any
 
 import click
 
 if TYPE_CHECKING:
     from rich.table import Table
 
+    from evalstack.analysis.judges import JuryAgreement
     from evalstack.runner.metrics import EpochVariance
+    from evalstack.stats import StatResult
 
 # Above this share of within-sample variance, repeats disagree more than samples differ.
 NOISE_SHARE = 0.5
 _MAX_EPOCH_MEANS = 8  # epoch means listed in the table; --json has them all
+# Krippendorff's (2004) rule of thumb: below 0.667 the ratings are too unreliable to draw
+# even tentative conclusions from.
+ALPHA_TENTATIVE = 0.667
 
 
 @click.command("show")
@@ -32,12 +39,17 @@ def show_command(run_id: str, store: str | None, as_json: bool) -> None:
     epoch's mean, the spread between epochs, and how much of the score variance is
     non-determinism (repeats of one sample disagreeing) rather than samples differing.
 
+    For an llm_jury metric, a "Jury agreement" table shows how consistently the jurors
+    rated the same answers: Krippendorff's alpha (interval and ordinal), Fleiss' kappa and
+    Cohen's quadratic kappa for each pair of jurors, with 95% bootstrap intervals.
+
     \b
     Examples:
       evalstack show 01JD3K            # a prefix of the run id
       evalstack show prod --json       # the run pinned as baseline "prod"
     """
 
+    from evalstack.analysis.judges import jury_agreement, jury_metrics
     from evalstack.cli.render import category_table, make_console, result_table, usage_line
     from evalstack.core.results import TaskResult
     from evalstack.runner.metrics import epoch_variance
@@ -48,8 +60,11 @@ def show_command(run_id: str, store: str | None, as_json: bool) -> None:
         run = st.resolve_run(run_id)
         total, errored = st.count_samples(run.id)
         variance = epoch_variance(st.iter_scores(run.id)) if run.epochs > 1 and total else None
+        rows = list(st.iter_scores(run.id)) if total and _may_have_jury(run.task_spec) else []
     finally:
         st.close()
+    juries = {name: jury_agreement(rows, name) for name in jury_metrics(rows)}
+    agreements = {name: ag for name, ag in juries.items() if ag is not None}
     spec = {
         "run_id": run.id, "status": run.status, "created_at": run.created_at.isoformat(),
         "task": run.task_name, "task_version": run.task_version, "task_spec": run.task_spec,
@@ -64,6 +79,7 @@ def show_command(run_id: str, store: str | None, as_json: bool) -> None:
             "epoch_variance": None if variance is None else {
                 name: v.to_dict() for name, v in variance.items()
             },
+            "jury_agreement": {name: ag.to_dict() for name, ag in agreements.items()},
         }, default=str))
         return
     console = make_console()
@@ -84,6 +100,10 @@ def show_command(run_id: str, store: str | None, as_json: bool) -> None:
         console.print(variance_table(variance, run.epochs))
         for line in noise_notes(variance):
             console.print(line, highlight=False, soft_wrap=True)
+    for ag in agreements.values():
+        console.print(jury_table(ag))
+        for line in jury_notes(ag):
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
     for key in ("status", "task", "task_version", "model", "model_args", "dataset",
                 "dataset_hash", "epochs", "limit", "package_version", "git_revision", "error"):
         if spec[key] not in (None, {}, ""):
@@ -126,3 +146,59 @@ def noise_notes(variance: dict[str, EpochVariance]) -> list[str]:
                 "before comparing runs."
             )
     return notes
+
+
+def _may_have_jury(task_spec: dict[str, Any]) -> bool:
+    """Whether the run's scores need reading for a jury: its task lists an ``llm_jury`` scorer,
+    or lists no scorers at all (a run stored by other means)."""
+    scorers = task_spec.get("scorers")
+    if not isinstance(scorers, list):
+        return True
+    return any(isinstance(s, dict) and s.get("name") == "llm_jury" for s in scorers)
+
+
+def _stat_cells(r: StatResult) -> tuple[str, str, str]:
+    if not math.isfinite(r.estimate):
+        return "undefined", "-", str(r.n)
+    ci = (f"[{r.ci_low:.3f}, {r.ci_high:.3f}]"
+          if math.isfinite(r.ci_low) and math.isfinite(r.ci_high) else "-")
+    return f"{r.estimate:.3f}", ci, str(r.n)
+
+
+def jury_table(ag: JuryAgreement) -> Table:
+    """The agreement of one jury metric's jurors, one row per statistic."""
+    from rich.table import Table
+    from rich.text import Text
+
+    lo, hi = (f"{x:g}" for x in ag.scale)
+    level = f"{100 * ag.confidence:g}%"
+    title = (f"Jury agreement on {ag.metric}: {len(ag.jurors)} jurors "
+             f"({', '.join(ag.jurors)}), {ag.n} samples")
+    table = Table(title=Text(title), title_justify="left")
+    table.add_column("statistic", overflow="fold")
+    table.add_column("estimate", justify="right", no_wrap=True)
+    table.add_column(f"{level} CI", justify="right", no_wrap=True)
+    table.add_column("n", justify="right", no_wrap=True)
+    rows = [
+        ("Krippendorff's alpha (interval)", ag.alpha_interval),
+        ("Krippendorff's alpha (ordinal)", ag.alpha_ordinal),
+        (f"Fleiss' kappa (nominal; scores rounded to {lo}-{hi})", ag.fleiss),
+        *((f"Cohen's kappa, quadratic: {p.a} vs {p.b}", p.kappa) for p in ag.pairs),
+    ]
+    for name, r in rows:
+        table.add_row(Text(name), *_stat_cells(r))
+    return table
+
+
+def jury_notes(ag: JuryAgreement) -> list[str]:
+    """Plain-language notes on a jury's agreement: undefined or low reliability."""
+    alpha = ag.alpha_interval.estimate
+    if not math.isfinite(alpha):
+        return [f"{ag.metric}: agreement is undefined: the jurors gave the same score to every "
+                "sample, or no sample has two jurors' scores."]
+    if alpha < ALPHA_TENTATIVE:
+        return [f"{ag.metric}: the jurors disagree: Krippendorff's alpha {alpha:.3f} is below "
+                f"{ALPHA_TENTATIVE}, under which Krippendorff (2004) advises against drawing "
+                "even tentative conclusions; read the samples they disagree on before trusting "
+                "the pooled score."]
+    return []
