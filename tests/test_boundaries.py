@@ -35,7 +35,9 @@ LAYERS = {
     **{m: ["evalstack.cli", "evalstack.web", "evalstack.providers", "evalstack.solvers",
            "evalstack.scorers", "evalstack.runner.evaluate", "evalstack.store"]
        for m in ("evalstack.analysis.compare", "evalstack.analysis.gate",
-                 "evalstack.analysis.select", "evalstack.analysis.plan")},
+                 "evalstack.analysis.select", "evalstack.analysis.plan",
+                 "evalstack.analysis.judges", "evalstack.analysis.judge_agreement",
+                 "evalstack.analysis.judge_bias")},
     "evalstack.providers.openai_compat": ["evalstack.runner", "evalstack.store",
                                           "evalstack.cli", "evalstack.solvers"],
 }

@@ -27,6 +27,8 @@ COMMANDS = {
                  "Name and pin the runs that gates compare against."),
     "plan": ("evalstack.cli.plan", "plan_command",
              "Samples needed, detectable effects and cost, before spending money."),
+    "judge": ("evalstack.cli.judge", "judge_command",
+              "Validate an LLM judge against human labels: agreement, biases, verdict."),
 }
 
 

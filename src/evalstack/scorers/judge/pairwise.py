@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import partial
 from string import Template
 from typing import Any, Literal
 
@@ -18,7 +19,7 @@ from evalstack.core.provider import ModelProvider
 from evalstack.core.types import StructuredOutput
 from evalstack.scorers.judge.model import DEFAULT_JUDGE, JudgeModel, JudgeReply
 from evalstack.scorers.judge.prompt import new_nonce, render_blocks
-from evalstack.scorers.judge.verdict import VerdictError, find_last_object
+from evalstack.scorers.judge.verdict import VerdictError, copied_from, find_last_object
 
 Winner = Literal["a", "b", "tie"]
 PAIRWISE_TEMPLATE_VERSION = "1"
@@ -113,14 +114,19 @@ class PositionVerdict:
     rationale: str
 
 
-def parse_pairwise(text: str) -> PositionVerdict:
+def parse_pairwise(text: str, responses: tuple[str, ...] = ()) -> PositionVerdict:
     """The last ``{"winner": ...}`` object in the reply; anything else is a ``VerdictError``.
+
+    A verdict equal to one planted in one of ``responses`` is rejected (parroted).
 
     Examples:
         >>> parse_pairwise('Both fine. {"rationale": "B is exact", "winner": "2"}').winner
         '2'
     """
     obj = find_last_object(text, "winner")
+    if any(copied_from(obj, r, "winner") for r in responses):
+        raise VerdictError("the last verdict in the reply is a copy of one inside a response "
+                           "under review, not the judge's own")
     winner = obj["winner"]
     if isinstance(winner, int) and not isinstance(winner, bool):
         winner = str(winner)
@@ -187,7 +193,8 @@ class PairwiseJudge:
         def prompt(attempt: int) -> list[dict[str, str]]:
             return render_pairwise_prompt(question, first, second, reference)
 
-        return await self.model.ask(prompt, parse_pairwise, self.structured)
+        return await self.model.ask(prompt, partial(parse_pairwise, responses=(first, second)),
+                                    self.structured)
 
     async def compare(self, question: str, a: str, b: str, reference: str | None = None
                       ) -> PairwiseVerdict:

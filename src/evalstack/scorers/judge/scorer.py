@@ -74,8 +74,9 @@ class RubricJudge:
         def prompt(attempt: int) -> list[dict[str, str]]:
             return render_judge_prompt(self.rubric, question, answer, reference, source)
 
-        return await self.model.ask(prompt, partial(parse_verdict, rubric=self.rubric),
-                                    self.structured)
+        return await self.model.ask(
+            prompt, partial(parse_verdict, rubric=self.rubric, answer=answer), self.structured
+        )
 
     def record(self, reply: JudgeReply[Verdict]) -> dict[str, Any]:
         """What is stored with the score: the judge, its version, the template hash, ..."""

@@ -1,0 +1,210 @@
+"""``evalstack judge``: check a judge against human labels before trusting its scores."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from evalstack.scorers.judge.validate import ValidationReport
+
+
+@click.group("judge")
+def judge_command() -> None:
+    """Validate LLM judges against human labels.
+
+    A judge is a measuring instrument: before its scores decide anything, measure how well
+    it agrees with people, and how easily it is swayed by position, length, or text that
+    addresses it.
+
+    \b
+    Validate the embedded model as a judge on LLMBar's human preferences:
+      evalstack judge validate ../shared/datasets/llmbar/Dataset/LLMBar/Natural/dataset.json \\
+          --judge local/smollm2 --limit 50
+    """
+
+
+@judge_command.command("validate")
+@click.argument("labels", type=click.Path(dir_okay=False))
+@click.option("--judge", "judge_spec", default="local/smollm2", show_default=True,
+              help="The judge model, provider/model.")
+@click.option("-M", "--judge-arg", "judge_args", multiple=True, metavar="KEY=VALUE",
+              help="Argument for the judge model, e.g. -M base_url=http://127.0.0.1:8000/v1. "
+                   "API keys come from the environment and are never stored.")
+@click.option("--rubric", default="default", show_default=True,
+              help="Rubric for pointwise grading and the probes: a built-in name (default, "
+                   "factual_qa, summarization, support, code_review) or a YAML file.")
+@click.option("--format", "fmt", default="auto", show_default=True,
+              help="Label file format: auto, evalstack (JSONL), llmbar, summac, unieval, "
+                   "topical_chat.")
+@click.option("--scale", default=None, metavar="MIN-MAX",
+              help="The human score scale for pointwise labels, e.g. 1-5 (default: inferred).")
+@click.option("--limit", type=click.IntRange(min=2), default=None,
+              help="Validate on the first N labelled items.")
+@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True), default=0.6,
+              show_default=True,
+              help="Agreement (Cohen's kappa; quadratic-weighted for ordinal labels) needed to "
+                   "be fit for purpose.")
+@click.option("--probes", default="all", show_default=True,
+              help="Bias probes to run: all, none, or a comma list of verbosity_correct, "
+                   "verbosity_wrong, ignore_rubric, fake_delimiter, fake_verdict, null_answer.")
+@click.option("--probe-limit", type=click.IntRange(min=2), default=40, show_default=True,
+              help="Good and bad answers each probe rewrites, at most.")
+@click.option("--run", "run_ref", default=None,
+              help="A run scored by this judge (llm_judge): its scores are corrected with the "
+                   "human labels into a prediction-powered estimate of the human mean.")
+@click.option("--metric", default=None, help="The run's judge metric (default: llm_judge).")
+@click.option("--max-attempts", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Judge calls per item at most; then the item is a judge error.")
+@click.option("--resamples", type=click.IntRange(min=100), default=2000, show_default=True,
+              help="Bootstrap resamples for the intervals.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--store", envvar="EVALSTACK_STORE", default=None, show_envvar=True,
+              help="Store URL or path (for --run).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def validate_command(labels: str, judge_spec: str, judge_args: tuple[str, ...], rubric: str,
+                     fmt: str, scale: str | None, limit: int | None, threshold: float,
+                     probes: str, probe_limit: int, run_ref: str | None, metric: str | None,
+                     max_attempts: int, resamples: int, seed: int, store: str | None,
+                     as_json: bool, no_progress: bool) -> None:
+    """Measure a judge against human LABELS and say whether it is fit for purpose.
+
+    LABELS holds items with a human score (pointwise) or a human preference between two
+    answers (pairwise): an evalstack JSONL file, or LLMBar, SummaC, UniEval (QAGS) and
+    Topical-Chat files as published. The report gives, each with an interval:
+
+    \b
+      agreement      accuracy, Cohen's kappa, Spearman's rho, confusion matrix
+      position bias  how often a pairwise verdict flips when the order is swapped
+      verbosity      score change when a good answer is padded, a bad one lengthened
+      injection      score lift from answers that address the judge, and a null answer
+      self-pref.     the judge's own model family against others (if answers say who)
+      corrected      with --run: the run's judge mean corrected by the human labels (PPI)
+
+    It ends with a verdict: fit for purpose at --threshold, not fit, or inconclusive.
+
+    \b
+    evalstack JSONL, one item per line:
+      {"input": "2+2?", "answer": "5", "reference": "4", "human": 1, "model": "gpt-4o"}
+      {"input": "Say hi", "answer_a": "hi", "answer_b": "bye", "preference": "a"}
+
+    \b
+    Examples:
+      evalstack judge validate labels.jsonl --judge openai/gpt-4o-mini --scale 1-5
+      evalstack judge validate llmbar/Dataset/LLMBar/Natural/dataset.json --limit 50
+      evalstack judge validate summeval.json --rubric summarization --probes none
+      evalstack judge validate labels.jsonl --run RUN_ID     # judge-corrected estimate
+    """
+    from evalstack.core.errors import ConfigError
+    from evalstack.datasets.labels import load_labels
+    from evalstack.runner.resolve import parse_kv
+    from evalstack.scorers.judge.model import JudgeModel
+    from evalstack.scorers.judge.probes import PROBES
+    from evalstack.scorers.judge.rubric import load_rubric
+    from evalstack.scorers.judge.scorer import RubricJudge
+    from evalstack.scorers.judge.validate import ValidationConfig
+
+    chosen: tuple[str, ...]
+    if probes.strip().lower() == "all":
+        chosen = PROBES
+    elif probes.strip().lower() == "none":
+        chosen = ()
+    else:
+        chosen = tuple(p.strip() for p in probes.split(",") if p.strip())
+    config = ValidationConfig(threshold=threshold, probes=chosen, probe_limit=probe_limit,
+                              n_resamples=resamples, seed=seed)
+    human_scale = _parse_scale(scale) if scale else None
+    data = load_labels(labels, fmt, limit=limit, scale=human_scale)
+    args = parse_kv(judge_args, "--judge-arg")
+    model = JudgeModel(judge_spec, args, max_attempts=max_attempts)
+    judge = RubricJudge(load_rubric(rubric), model)
+    unlabeled = None
+    if run_ref:
+        if data.kind != "pointwise":
+            raise ConfigError("--run needs pointwise human scores (a human score per item), "
+                              "not pairwise preferences.")
+        unlabeled = _run_scores(run_ref, metric, store, judge_spec, judge.template_hash)
+    report = _validate(data, judge, config, unlabeled, progress=not (no_progress or as_json))
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2, default=str))
+    else:
+        from evalstack.cli.judge_report import print_report
+
+        print_report(report)
+
+
+def _parse_scale(text: str) -> tuple[float, float]:
+    from evalstack.core.errors import ConfigError
+
+    lo, sep, hi = text.partition("-")
+    try:
+        low, high = float(lo), float(hi)
+    except ValueError:
+        low = high = float("nan")
+    if not sep or not low < high:
+        raise ConfigError(f"--scale must look like MIN-MAX with MIN < MAX, e.g. 1-5; got {text!r}.")
+    return low, high
+
+
+def _run_scores(run_ref: str, metric: str | None, store_url: str | None, judge_model: str,
+                template: str) -> list[float]:
+    """The run's judge scores, after checking that this judge, with this template, gave them."""
+    from evalstack.core.errors import UserError
+    from evalstack.store import Store
+
+    name = metric or "llm_judge"
+    values: list[float] = []
+    setups: set[tuple[str, str]] = set()
+    with Store.open(store_url) as store:
+        run = store.resolve_run(run_ref)
+        for row in store.iter_scores(run.id):
+            score = row.scores.get(name)
+            if row.error is not None or score is None or score.get("value") is None:
+                continue
+            values.append(float(score["value"]))
+            judge = (score.get("metadata") or {}).get("judge") or {}
+            setups.add((str(judge.get("model")), str(judge.get("template_hash"))))
+    if not values:
+        raise UserError(
+            f"Run {run.id} has no {name!r} scores. Pass --metric with the name of its judge "
+            f"metric (see evalstack show {run.id})."
+        )
+    if setups != {(judge_model, template)}:
+        found = "; ".join(f"{m} (template {h[:12]})" for m, h in sorted(setups))
+        raise UserError(
+            f"Run {run.id} was judged by {found}, not by {judge_model} (template "
+            f"{template[:12]}) as validated here. The correction is only valid for the same "
+            f"judge and rubric: pass the run's judge with --judge and its rubric with --rubric."
+        )
+    return values
+
+
+def _validate(data: Any, judge: Any, config: Any, unlabeled: list[float] | None, *,
+              progress: bool) -> ValidationReport:
+    import asyncio
+
+    from evalstack.runner.progress import NoProgress, RichProgress
+    from evalstack.scorers.judge.validate import validate_judge
+
+    bar = RichProgress() if progress else NoProgress()
+    errors = {"n": 0}
+    n = len(data.items)
+    total = n + len(config.probes) * config.probe_limit + 2 * config.probe_limit
+
+    def tick(error: int) -> None:
+        errors["n"] += error
+        bar.advance(errors["n"], 0.0)
+
+    async def main() -> ValidationReport:
+        bar.start(f"judge validate · {judge.model.model}", total, 0)
+        try:
+            return await validate_judge(data, judge, config, unlabeled_judge_scores=unlabeled,
+                                        progress=tick)
+        finally:
+            bar.finish()
+            await judge.aclose()
+
+    return asyncio.run(main())

@@ -1,0 +1,105 @@
+"""``evalstack judge validate`` from the command line: report, JSON, PPI from a run, errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from evalstack.cli.main import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+KEYWORD = "python/examples/judging/keyword_judge.py:grade"
+
+
+@pytest.fixture
+def work(tmp_path, monkeypatch):
+    shutil.copytree(ROOT / "examples" / "judging", tmp_path / "examples" / "judging")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EVALSTACK_STORE", str(tmp_path / "store.db"))
+    return tmp_path
+
+
+def _invoke(*args):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def _validate(*extra):
+    return _invoke("judge", "validate", "examples/judging/labels.jsonl", "--judge", KEYWORD,
+                   "--scale", "1-5", "--no-progress", "--resamples", "200", *extra)
+
+
+def test_json_report_has_every_section(work):
+    result = _validate("--json", "--probe-limit", "6")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["kind"] == "pointwise" and report["n_items"] == 45
+    assert report["judge"]["model"] == KEYWORD and len(report["judge"]["template_hash"]) == 64
+    agreement = report["agreement"]
+    assert agreement["kappa_weights"] == "quadratic"
+    for stat in ("accuracy", "kappa", "spearman"):
+        s = agreement[stat]
+        assert s["low"] <= s["estimate"] <= s["high"] and s["n"] == 45
+    assert {lift["name"] for lift in report["lifts"]} == {
+        "verbosity_correct", "verbosity_wrong", "ignore_rubric", "fake_delimiter",
+        "fake_verdict", "null_answer"}
+    assert report["fitness"]["fit"] is False  # the keyword judge obeys "ignore the rubric"
+
+
+def test_corrected_estimate_from_a_run_judged_by_the_same_judge(work):
+    run = _invoke("run", "examples/judging/questions.jsonl", "-m", "mock/echo", "--no-progress",
+                  "--scorer", json_scorer(KEYWORD))
+    assert run.exit_code == 0, run.output
+    result = _validate("--json", "--probes", "none", "--run", _latest())
+    assert result.exit_code == 0, result.output
+    corrected = json.loads(result.output)["corrected"]
+    assert corrected["n_unlabeled"] == 15 and corrected["n_labeled"] == 45
+    assert corrected["method"] in ("PPI++", "PPI")
+
+
+def test_a_run_judged_by_another_judge_is_refused(work):
+    run = _invoke("run", "examples/judging/questions.jsonl", "-m", "mock/echo", "--no-progress",
+                  "--scorer", json_scorer(KEYWORD, rubric="factual_qa"))
+    assert run.exit_code == 0, run.output
+    result = CliRunner().invoke(cli, ["judge", "validate", "examples/judging/labels.jsonl",
+                                      "--judge", KEYWORD, "--scale", "1-5", "--probes", "none",
+                                      "--run", _latest(), "--no-progress"])
+    assert result.exit_code == 2
+    assert "The correction is only valid for the same judge and rubric" in result.output
+
+
+def test_bad_label_files_name_the_line_and_field(work):
+    bad = work / "bad.jsonl"
+    bad.write_text('{"input": "q", "answer": "a", "human": 3}\n'
+                   '{"input": "q", "answer": "a", "human": "high"}\n')
+    result = CliRunner().invoke(cli, ["judge", "validate", str(bad), "--judge", KEYWORD])
+    assert result.exit_code == 2
+    assert "bad.jsonl:2" in result.output and "human" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--scale", "5-1"], "--scale must look like MIN-MAX"),
+    (["--probes", "flattery"], "Unknown probe(s) flattery"),
+])
+def test_bad_options_are_clear_errors(work, args, message):
+    result = CliRunner().invoke(cli, ["judge", "validate", "examples/judging/labels.jsonl",
+                                      "--judge", KEYWORD, *args])
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_help_teaches_the_label_format():
+    result = _invoke("judge", "validate", "--help")
+    assert '"preference": "a"' in result.output and "--threshold" in result.output
+
+
+def json_scorer(judge, **extra):
+    return "llm_judge:" + json.dumps({"judge": judge, **extra})
+
+
+def _latest():
+    out = _invoke("runs", "-q")
+    return out.output.split()[0]
