@@ -103,3 +103,15 @@ def json_scorer(judge, **extra):
 def _latest():
     out = _invoke("runs", "-q")
     return out.output.split()[0]
+
+
+def test_show_says_judge_scores_are_not_human_scores(work):
+    run = _invoke("run", "examples/judging/questions.jsonl", "-m", "mock/echo", "--no-progress",
+                  "--scorer", json_scorer(KEYWORD), "--scorer", "exact_match")
+    assert run.exit_code == 0, run.output
+    run_id = _latest()
+    shown = _invoke("show", run_id)
+    text = " ".join(shown.output.split())
+    assert "llm_judge: a judge model's scores, not human ones" in text
+    assert f"evalstack judge validate LABELS --judge JUDGE --run {run_id}" in text
+    assert "exact_match: a judge" not in text

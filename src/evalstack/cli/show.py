@@ -104,6 +104,14 @@ def show_command(run_id: str, store: str | None, as_json: bool) -> None:
         console.print(jury_table(ag))
         for line in jury_notes(ag):
             console.print(line, highlight=False, markup=False, soft_wrap=True)
+    judged = judged_metrics(run.task_spec)
+    if judged:
+        console.print(
+            f"{', '.join(judged)}: a judge model's scores, not human ones. Check the judge "
+            f"against human labels, and get a judge-corrected estimate of the human score, with "
+            f"evalstack judge validate LABELS --judge JUDGE --run {run.id}",
+            highlight=False, markup=False, soft_wrap=True,
+        )
     for key in ("status", "task", "task_version", "model", "model_args", "dataset",
                 "dataset_hash", "epochs", "limit", "package_version", "git_revision", "error"):
         if spec[key] not in (None, {}, ""):
@@ -146,6 +154,15 @@ def noise_notes(variance: dict[str, EpochVariance]) -> list[str]:
                 "before comparing runs."
             )
     return notes
+
+
+def judged_metrics(task_spec: dict[str, Any]) -> list[str]:
+    """The names of the run's judge-scored metrics (``llm_judge`` and ``llm_jury`` scorers)."""
+    scorers = task_spec.get("scorers")
+    if not isinstance(scorers, list):
+        return []
+    return [str(s["name"]) for s in scorers
+            if isinstance(s, dict) and s.get("name") in ("llm_judge", "llm_jury")]
 
 
 def _may_have_jury(task_spec: dict[str, Any]) -> bool:
