@@ -37,7 +37,7 @@ LAYERS = {
        for m in ("evalstack.analysis.compare", "evalstack.analysis.gate",
                  "evalstack.analysis.select", "evalstack.analysis.plan",
                  "evalstack.analysis.judges", "evalstack.analysis.judge_agreement",
-                 "evalstack.analysis.judge_bias")},
+                 "evalstack.analysis.judge_bias", "evalstack.analysis.preferences")},
     "evalstack.providers.openai_compat": ["evalstack.runner", "evalstack.store",
                                           "evalstack.cli", "evalstack.solvers"],
 }

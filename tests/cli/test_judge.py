@@ -115,3 +115,41 @@ def test_show_says_judge_scores_are_not_human_scores(work):
     assert "llm_judge: a judge model's scores, not human ones" in text
     assert f"evalstack judge validate LABELS --judge JUDGE --run {run_id}" in text
     assert "exact_match: a judge" not in text
+
+
+PAIR_JUDGE = '''
+import json, re
+
+def grade(messages):
+    text = messages[-1]["content"]
+    found = dict(re.findall(r"<<<([A-Z_0-9]+)-\\w+>>>\\n(.*?)\\n<<<END-", text, re.S))
+    ref = found.get("REFERENCE", "")
+    one, two = found.get("RESPONSE_1", ""), found.get("RESPONSE_2", "")
+    if ref == "a0":  # this item: a judge that always picks the first position
+        return json.dumps({"rationale": "first", "winner": "1"})
+    winner = "tie" if one == two else "1" if one == ref else "2" if two == ref else "tie"
+    return json.dumps({"rationale": "matches the reference", "winner": winner})
+'''
+
+
+def test_pairwise_judging_of_two_runs(work):
+    from tests.analysis.helpers import mock_run, write_dataset
+
+    data = write_dataset(work / "items.jsonl", 20)
+    run_a = mock_run(work, data, "a", [i % 4 == 0 for i in range(20)])
+    run_b = mock_run(work, data, "b", [True] * 20)
+    (work / "pair_judge.py").write_text(PAIR_JUDGE)
+    result = _invoke("judge", "pairwise", run_a, run_b, "--judge", "python/pair_judge.py:grade",
+                     "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    s = out["summary"]
+    # item 0: both right, the judge follows the position -> an inconsistent tie;
+    # items 4, 8, 12, 16: both right -> "tie" both ways; the other 15: B right, A wrong
+    assert (s["n"], s["wins_b"], s["wins_a"], s["ties"], s["inconsistent"]) == (20, 15, 0, 5, 1)
+    assert s["p_value"] < 0.001 and s["verdict"].startswith("B is preferred")
+    first = next(i for i in out["items"] if i["sample_id"] == "s0000")
+    assert (first["a_first"], first["b_first"], first["consistent"]) == ("a", "b", False)
+    table = _invoke("judge", "pairwise", run_a, run_b, "--judge", "python/pair_judge.py:grade",
+                    "--no-progress")
+    assert "tie (orders disagreed)" in table.output and "B is preferred" in table.output

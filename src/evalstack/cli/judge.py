@@ -23,7 +23,52 @@ def judge_command() -> None:
     Validate the embedded model as a judge on LLMBar's human preferences:
       evalstack judge validate ../shared/datasets/llmbar/Dataset/LLMBar/Natural/dataset.json \\
           --judge local/smollm2 --limit 50
+
+    \b
+    Ask a judge which of two runs answered better, item by item, in both orders:
+      evalstack judge pairwise RUN_A RUN_B --judge openai/gpt-4o-mini
     """
+
+
+@judge_command.command("pairwise")
+@click.argument("run_a")
+@click.argument("run_b")
+@click.option("--judge", "judge_spec", default="local/smollm2", show_default=True,
+              help="The judge model, provider/model.")
+@click.option("-M", "--judge-arg", "judge_args", multiple=True, metavar="KEY=VALUE",
+              help="Argument for the judge model. API keys come from the environment.")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Judge the first N shared items (by sample id).")
+@click.option("--no-reference", is_flag=True,
+              help="Do not show the samples' targets to the judge as a reference.")
+@click.option("--max-attempts", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--store", envvar="EVALSTACK_STORE", default=None, show_envvar=True,
+              help="Store URL or path.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, with every item's verdict.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def pairwise_command(run_a: str, run_b: str, judge_spec: str, judge_args: tuple[str, ...],
+                     limit: int | None, no_reference: bool, max_attempts: int,
+                     store: str | None, as_json: bool, no_progress: bool) -> None:
+    """Which run answered better? A judge compares RUN_A's and RUN_B's outputs per item.
+
+    Items are matched by sample id and epoch; items that errored in either run are left out.
+    Each pair is judged twice, with A shown first and then B; when the two orders disagree the
+    item is a tie, counted as inconsistent (the judge followed the position, not the answers).
+    The summary gives B's win rate among decisive items with a 95% Wilson interval and an
+    exact sign test. Check the judge first with `evalstack judge validate`.
+
+    \b
+    Examples:
+      evalstack judge pairwise baseline:prod RUN_B --judge openai/gpt-4o-mini
+      evalstack judge pairwise RUN_A RUN_B --limit 50 --json > verdicts.json
+    """
+    from evalstack.runner.resolve import parse_kv
+
+    items = _shared_items(store, run_a, run_b, limit, not no_reference)
+    args = parse_kv(judge_args, "--judge-arg")
+    verdicts = _judge_pairs(items, judge_spec, args, max_attempts,
+                            progress=not (no_progress or as_json))
+    _print_pairwise(items, verdicts, as_json)
 
 
 @judge_command.command("validate")
@@ -180,6 +225,123 @@ def _run_scores(run_ref: str, metric: str | None, store_url: str | None, judge_m
             f"judge and rubric: pass the run's judge with --judge and its rubric with --rubric."
         )
     return values
+
+
+def _shared_items(store_url: str | None, run_a: str, run_b: str, limit: int | None,
+                  reference: bool) -> list[dict[str, Any]]:
+    """The (question, output A, output B, reference) of every item both runs finished."""
+    from evalstack.core.errors import UserError
+    from evalstack.store import Store
+
+    def text(value: Any) -> str:
+        if isinstance(value, str):
+            return value
+        users = [m.get("content", "") for m in value or [] if m.get("role") == "user"]
+        return str(users[-1]) if users else ""
+
+    with Store.open(store_url) as st:
+        a, b = st.resolve_run(run_a), st.resolve_run(run_b)
+        outputs_b = {(r.sample_id, r.epoch): r.output for r in st.iter_samples(b.id, errors=False)}
+        items = []
+        for r in st.iter_samples(a.id, errors=False):
+            key = (r.sample_id, r.epoch)
+            if key not in outputs_b:
+                continue
+            target = r.target if isinstance(r.target, str) else "\n".join(r.target)
+            items.append({"sample_id": r.sample_id, "epoch": r.epoch, "question": text(r.input),
+                          "a": r.output, "b": outputs_b[key],
+                          "reference": target if reference and target else None})
+            if limit is not None and len(items) >= limit:
+                break
+    if not items:
+        raise UserError(
+            f"Runs {a.id} and {b.id} share no successful samples to compare; pairwise judging "
+            f"needs the same task run on both models."
+        )
+    for item in items:
+        item["runs"] = (a.id, b.id)
+    return items
+
+
+def _judge_pairs(items: list[dict[str, Any]], judge_spec: str, args: dict[str, Any],
+                 max_attempts: int, *, progress: bool) -> list[Any]:
+    import asyncio
+
+    from evalstack.core.errors import ScorerError
+    from evalstack.runner.progress import NoProgress, RichProgress
+    from evalstack.scorers.judge.pairwise import PairwiseJudge
+
+    judge = PairwiseJudge(judge_spec, args, max_attempts=max_attempts)
+    bar = RichProgress() if progress else NoProgress()
+    errors = {"n": 0}
+
+    async def one(item: dict[str, Any]) -> Any:
+        try:
+            verdict = await judge.compare(item["question"], item["a"], item["b"],
+                                          item["reference"])
+        except ScorerError as exc:
+            errors["n"] += 1
+            verdict = exc
+        bar.advance(errors["n"], 0.0)
+        return verdict
+
+    async def main() -> list[Any]:
+        bar.start(f"judge pairwise · {judge_spec}", len(items), 0)
+        try:
+            return list(await asyncio.gather(*(one(item) for item in items)))
+        finally:
+            bar.finish()
+            await judge.aclose()
+
+    return asyncio.run(main())
+
+
+def _print_pairwise(items: list[dict[str, Any]], verdicts: list[Any], as_json: bool) -> None:
+    from dataclasses import asdict
+
+    from evalstack.analysis.preferences import summarize_preferences
+    from evalstack.scorers.judge.pairwise import PairwiseVerdict
+
+    judged = [(i, v) for i, v in zip(items, verdicts, strict=True)
+              if isinstance(v, PairwiseVerdict)]
+    failed = [(i, v) for i, v in zip(items, verdicts, strict=True)
+              if not isinstance(v, PairwiseVerdict)]
+    summary = summarize_preferences([v.winner for _, v in judged],
+                                    [v.consistent for _, v in judged])
+    judge = judged[0][1].judge if judged else {}
+    if as_json:
+        click.echo(json.dumps({
+            "runs": list(items[0]["runs"]), "judge": judge, "summary": asdict(summary),
+            "judge_errors": [{"sample_id": i["sample_id"], "epoch": i["epoch"], "error": str(v)}
+                             for i, v in failed],
+            "items": [{"sample_id": i["sample_id"], "epoch": i["epoch"], **asdict(v)}
+                      for i, v in judged],
+        }, indent=2, default=str))
+        return
+    from rich.console import Console
+
+    from evalstack.cli._decide import Rows, say
+
+    console = Console()
+    a, b = items[0]["runs"]
+    say("table", console, f"Pairwise judge {judge.get('model', '?')} (version "
+        f"{judge.get('version') or 'unknown'}): A = {a}, B = {b}", "bold")
+    rows = Rows(f"Verdicts on {summary.n} items, each judged in both orders",
+                ["outcome", "items", "share"], [1, 2])
+    n = max(summary.n, 1)
+    for label, count in (("A wins", summary.wins_a), ("B wins", summary.wins_b),
+                         ("tie (judge said tie)", summary.ties - summary.inconsistent),
+                         ("tie (orders disagreed)", summary.inconsistent)):
+        rows.add(label, count, f"{count / n:.1%}")
+    rows.print("table", console)
+    if summary.win_rate_b is not None:
+        w = summary.win_rate_b
+        say("table", console, f"B's win rate among decisive items: {w.estimate:.1%} "
+            f"[{w.low:.1%}, {w.high:.1%}] (95% Wilson), sign test p={summary.p_value:.2g}.")
+    if failed:
+        say("table", console, f"{len(failed)} items got no usable verdict (judge errors); "
+            f"they are left out.")
+    say("table", console, summary.verdict, "bold")
 
 
 def _validate(data: Any, judge: Any, config: Any, unlabeled: list[float] | None, *,
