@@ -153,3 +153,36 @@ def test_pairwise_judging_of_two_runs(work):
     table = _invoke("judge", "pairwise", run_a, run_b, "--judge", "python/pair_judge.py:grade",
                     "--no-progress")
     assert "tie (orders disagreed)" in table.output and "B is preferred" in table.output
+
+
+COUNTING_JUDGE = '''
+import sys
+sys.path.insert(0, "examples/judging")
+from keyword_judge import grade as keyword_grade
+
+def grade(messages):
+    with open("calls.txt", "a") as f:
+        f.write("call\\n")
+    return keyword_grade(messages)
+'''
+
+
+def test_judge_replies_are_kept_so_a_second_validation_asks_only_what_failed(work):
+    (work / "counting_judge.py").write_text(COUNTING_JUDGE)
+    calls = work / "calls.txt"
+    args = ["judge", "validate", "examples/judging/labels.jsonl", "--judge",
+            "python/counting_judge.py:grade", "--scale", "1-5", "--probes", "none",
+            "--resamples", "200", "--json"]
+    first = _invoke(*args)
+    assert first.exit_code == 0, first.output
+    n_first = len(calls.read_text().splitlines())
+    calls.unlink()
+    second = _invoke(*args)
+    n_second = len(calls.read_text().splitlines())
+    # the 45 pointwise grades parsed and were kept; the pairwise position checks, which this
+    # judge cannot answer, failed and are asked again (an error is never kept)
+    assert n_first - n_second == 45 and n_second > 0
+    assert json.loads(first.output)["agreement"] == json.loads(second.output)["agreement"]
+    calls.unlink()
+    third = _invoke(*args, "--no-cache")
+    assert third.exit_code == 0 and len(calls.read_text().splitlines()) == n_first

@@ -3,12 +3,37 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import click
 
 if TYPE_CHECKING:
     from evalstack.scorers.judge.validate import ValidationReport
+
+
+_NO_CACHE = click.option(
+    "--no-cache", is_flag=True,
+    help="Ask the judge again instead of reusing its stored replies. Replies that parsed are "
+         "kept in the store as they arrive, so an interrupted command picks up where it "
+         "stopped when run again.")
+
+
+@contextmanager
+def _reply_cache(store_url: str | None, disabled: bool) -> Iterator[Any]:
+    """The store's response cache for judge replies, open for the command's duration."""
+    if disabled:
+        yield None
+        return
+    from evalstack.scorers.judge.model import StoreReplyCache
+    from evalstack.store import Store
+
+    store = Store.open(store_url)
+    try:
+        yield StoreReplyCache(store)
+    finally:
+        store.close()
 
 
 @click.group("judge")
@@ -46,9 +71,11 @@ def judge_command() -> None:
               help="Store URL or path.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON, with every item's verdict.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@_NO_CACHE
 def pairwise_command(run_a: str, run_b: str, judge_spec: str, judge_args: tuple[str, ...],
                      limit: int | None, no_reference: bool, max_attempts: int,
-                     store: str | None, as_json: bool, no_progress: bool) -> None:
+                     store: str | None, as_json: bool, no_progress: bool,
+                     no_cache: bool) -> None:
     """Which run answered better? A judge compares RUN_A's and RUN_B's outputs per item.
 
     Items are matched by sample id and epoch; items that errored in either run are left out.
@@ -66,8 +93,9 @@ def pairwise_command(run_a: str, run_b: str, judge_spec: str, judge_args: tuple[
 
     items = _shared_items(store, run_a, run_b, limit, not no_reference)
     args = parse_kv(judge_args, "--judge-arg")
-    verdicts = _judge_pairs(items, judge_spec, args, max_attempts,
-                            progress=not (no_progress or as_json))
+    with _reply_cache(store, no_cache) as cache:
+        verdicts = _judge_pairs(items, judge_spec, args, max_attempts, cache,
+                                progress=not (no_progress or as_json))
     _print_pairwise(items, verdicts, as_json)
 
 
@@ -107,14 +135,15 @@ def pairwise_command(run_a: str, run_b: str, judge_spec: str, judge_args: tuple[
               help="Bootstrap resamples for the intervals.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--store", envvar="EVALSTACK_STORE", default=None, show_envvar=True,
-              help="Store URL or path (for --run).")
+              help="Store URL or path: the judge's reply cache, and the run for --run.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@_NO_CACHE
 def validate_command(labels: str, judge_spec: str, judge_args: tuple[str, ...], rubric: str,
                      fmt: str, scale: str | None, limit: int | None, threshold: float,
                      probes: str, probe_limit: int, run_ref: str | None, metric: str | None,
                      max_attempts: int, resamples: int, seed: int, store: str | None,
-                     as_json: bool, no_progress: bool) -> None:
+                     as_json: bool, no_progress: bool, no_cache: bool) -> None:
     """Measure a judge against human LABELS and say whether it is fit for purpose.
 
     LABELS holds items with a human score (pointwise) or a human preference between two
@@ -164,15 +193,17 @@ def validate_command(labels: str, judge_spec: str, judge_args: tuple[str, ...], 
     human_scale = _parse_scale(scale) if scale else None
     data = load_labels(labels, fmt, limit=limit, scale=human_scale)
     args = parse_kv(judge_args, "--judge-arg")
-    model = JudgeModel(judge_spec, args, max_attempts=max_attempts)
-    judge = RubricJudge(load_rubric(rubric), model)
-    unlabeled = None
-    if run_ref:
-        if data.kind != "pointwise":
-            raise ConfigError("--run needs pointwise human scores (a human score per item), "
-                              "not pairwise preferences.")
-        unlabeled = _run_scores(run_ref, metric, store, judge_spec, judge.template_hash)
-    report = _validate(data, judge, config, unlabeled, progress=not (no_progress or as_json))
+    with _reply_cache(store, no_cache) as cache:
+        model = JudgeModel(judge_spec, args, max_attempts=max_attempts, cache=cache)
+        judge = RubricJudge(load_rubric(rubric), model)
+        unlabeled = None
+        if run_ref:
+            if data.kind != "pointwise":
+                raise ConfigError("--run needs pointwise human scores (a human score per "
+                                  "item), not pairwise preferences.")
+            unlabeled = _run_scores(run_ref, metric, store, judge_spec, judge.template_hash)
+        report = _validate(data, judge, config, unlabeled,
+                           progress=not (no_progress or as_json))
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, default=str))
     else:
@@ -264,14 +295,14 @@ def _shared_items(store_url: str | None, run_a: str, run_b: str, limit: int | No
 
 
 def _judge_pairs(items: list[dict[str, Any]], judge_spec: str, args: dict[str, Any],
-                 max_attempts: int, *, progress: bool) -> list[Any]:
+                 max_attempts: int, cache: Any, *, progress: bool) -> list[Any]:
     import asyncio
 
     from evalstack.core.errors import ScorerError
     from evalstack.runner.progress import NoProgress, RichProgress
     from evalstack.scorers.judge.pairwise import PairwiseJudge
 
-    judge = PairwiseJudge(judge_spec, args, max_attempts=max_attempts)
+    judge = PairwiseJudge(judge_spec, args, max_attempts=max_attempts, cache=cache)
     bar = RichProgress() if progress else NoProgress()
     errors = {"n": 0}
 

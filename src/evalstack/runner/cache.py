@@ -33,13 +33,14 @@ class KeySpace:
         self.prefix = hashlib.sha256(encoded).hexdigest()[:16]
         self._base = hashlib.sha256(encoded)
 
-    def _key(self, payload: dict[str, Any]) -> str:
+    def key(self, payload: dict[str, Any]) -> str:
+        """The key of any JSON-able request description under this identity."""
         h = self._base.copy()
         h.update(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8", "replace"))
         return self.prefix + h.hexdigest()[:48]
 
     def generate(self, request: GenerateRequest, epoch: int) -> str:
-        return self._key({
+        return self.key({
             "op": "generate",
             "epoch": epoch,
             "messages": [[m.role, m.content] for m in request.messages],
@@ -47,7 +48,7 @@ class KeySpace:
         })
 
     def loglikelihood(self, request: LoglikelihoodRequest) -> str:
-        return self._key({"op": "loglikelihood", "context": request.context,
+        return self.key({"op": "loglikelihood", "context": request.context,
                           "continuations": list(request.continuations)})
 
 

@@ -11,10 +11,12 @@ replies, so the failure is stored as a judge error, never as a score.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from evalstack.core.errors import ConfigError, ProviderError, ScorerError
 from evalstack.core.provider import ModelProvider, public_args
@@ -52,6 +54,41 @@ class JudgeReply(Generic[T]):
     output_tokens: int | None
 
 
+class ReplyCache(Protocol):
+    """Where judge replies that parsed are kept, so repeated work asks the judge nothing.
+
+    ``get`` returns the reply text and the judge's reported version stored under a key, or
+    ``None``; ``put`` stores them. ``StoreReplyCache`` keeps them in a store's response cache.
+    """
+
+    def get(self, key: str) -> tuple[str, str | None] | None: ...
+
+    def put(self, key: str, text: str, version: str | None) -> None: ...
+
+
+class StoreReplyCache:
+    """Judge replies in a store's response cache (written at once: a crash loses nothing)."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def get(self, key: str) -> tuple[str, str | None] | None:
+        found = self.store.cache_get_many([key]).get(key)
+        if not isinstance(found, dict) or not isinstance(found.get("judge_reply"), str):
+            return None
+        version = found.get("version")
+        return found["judge_reply"], version if isinstance(version, str) else None
+
+    def put(self, key: str, text: str, version: str | None) -> None:
+        self.store.cache_put_many([(key, {"judge_reply": text, "version": version})])
+
+
+def content_key(*parts: str | None) -> str:
+    """A key for what a judge call is about (template hash and texts), never the nonce."""
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8", "replace")
+                          ).hexdigest()
+
+
 class JudgeModel:
     """A judge model: a provider built lazily from a spec, with bounded retries.
 
@@ -64,6 +101,8 @@ class JudgeModel:
         retry_temperature: the temperature of retries after an unusable verdict.
         concurrency: judge calls in flight at once (the provider may impose fewer).
         seed: the seed of the first attempt; retry ``k`` uses ``seed + k``.
+        cache: keeps replies that parsed, keyed by the judge's identity, its settings and
+            the call's content (``ask(..., key=...)``); errors are never cached.
     """
 
     def __init__(
@@ -77,6 +116,7 @@ class JudgeModel:
         retry_temperature: float = 0.7,
         concurrency: int = 4,
         seed: int = 0,
+        cache: ReplyCache | None = None,
     ) -> None:
         if not isinstance(max_attempts, int) or max_attempts < 1:
             raise ConfigError(f"Judge max_attempts must be an integer >= 1; got {max_attempts!r}.")
@@ -98,6 +138,7 @@ class JudgeModel:
         self._gate: asyncio.Semaphore | None = None
         self._lock: asyncio.Lock | None = None
         self._rng = random.Random(seed)
+        self.cache = cache
 
     def describe(self) -> dict[str, Any]:
         """The judge's model and non-secret arguments, as stored with a scorer's spec."""
@@ -125,6 +166,7 @@ class JudgeModel:
         messages: Sequence[dict[str, str]] | Callable[[int], Sequence[dict[str, str]]],
         parse: Callable[[str], T],
         structured: StructuredOutput | None = None,
+        key: str | None = None,
     ) -> JudgeReply[T]:
         """Ask the judge and parse its reply, retrying within ``max_attempts``.
 
@@ -133,12 +175,24 @@ class JudgeModel:
                 builds a fresh prompt per attempt (a new nonce each time).
             parse: turns the reply into a verdict or raises ``VerdictError``.
             structured: the reply's required shape, for providers that enforce one.
+            key: what the call is about (``content_key(...)``); with a ``cache``, a reply
+                that parsed before is reused (``attempts == 0``) and a new one is kept.
 
         Raises:
             ScorerError: no attempt gave a usable verdict; ``details`` holds the judge model,
                 the reason and the (shortened) replies.
         """
         provider = await self.provider()
+        cache_key = self._cache_key(provider, key, structured)
+        if cache_key is not None and self.cache is not None:
+            cached = self.cache.get(cache_key)
+            if cached is not None:
+                text, cached_version = cached
+                try:
+                    return JudgeReply(parse(text), text, self.model, cached_version, 0, None,
+                                      None)
+                except VerdictError:
+                    pass  # parsing rules changed since: ask again
         if self._gate is None:
             limit = provider.max_concurrency or self._concurrency
             self._gate = asyncio.Semaphore(min(limit, self._concurrency))
@@ -182,6 +236,8 @@ class JudgeModel:
             except VerdictError as exc:
                 reasons.append(f"verdict: {exc.reason}")
                 continue
+            if cache_key is not None and self.cache is not None:
+                self.cache.put(cache_key, output.text, output.model_version)
             return JudgeReply(verdict, output.text, self.model, version, attempt,
                               tokens_in, tokens_out)
         raise ScorerError(
@@ -193,6 +249,18 @@ class JudgeModel:
                 "replies": [r[:_KEEP_REPLY_CHARS] for r in replies],
             },
         )
+
+    def _cache_key(self, provider: ModelProvider, key: str | None,
+                   structured: StructuredOutput | None) -> str | None:
+        if key is None or self.cache is None:
+            return None
+        from evalstack.runner.cache import KeySpace
+
+        return KeySpace(provider.identity()).key({
+            "op": "judge", "key": key, "max_tokens": self.max_tokens,
+            "temperature": self.temperature, "seed": self.seed,
+            "structured": None if structured is None else structured.to_dict(),
+        })
 
     async def aclose(self) -> None:
         """Close the provider if this object built it; the next call starts afresh."""

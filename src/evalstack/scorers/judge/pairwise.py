@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from evalstack.core.provider import ModelProvider
 from evalstack.core.types import StructuredOutput
-from evalstack.scorers.judge.model import DEFAULT_JUDGE, JudgeModel, JudgeReply
+from evalstack.scorers.judge.model import DEFAULT_JUDGE, JudgeModel, JudgeReply, content_key
 from evalstack.scorers.judge.prompt import new_nonce, render_blocks
 from evalstack.scorers.judge.verdict import VerdictError, copied_from, find_last_object
 
@@ -193,8 +193,9 @@ class PairwiseJudge:
         def prompt(attempt: int) -> list[dict[str, str]]:
             return render_pairwise_prompt(question, first, second, reference)
 
+        key = content_key("pairwise", self.template_hash, question, first, second, reference)
         return await self.model.ask(prompt, partial(parse_pairwise, responses=(first, second)),
-                                    self.structured)
+                                    self.structured, key=key)
 
     async def compare(self, question: str, a: str, b: str, reference: str | None = None
                       ) -> PairwiseVerdict:

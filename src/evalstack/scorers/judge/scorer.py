@@ -22,7 +22,7 @@ from evalstack.core.errors import ConfigError
 from evalstack.core.provider import ModelProvider, public_args
 from evalstack.core.scorer import Score, TaskState
 from evalstack.core.types import Sample, StructuredOutput
-from evalstack.scorers.judge.model import DEFAULT_JUDGE, JudgeModel, JudgeReply
+from evalstack.scorers.judge.model import DEFAULT_JUDGE, JudgeModel, JudgeReply, content_key
 from evalstack.scorers.judge.prompt import (
     render_judge_prompt,
     template_hash,
@@ -74,8 +74,10 @@ class RubricJudge:
         def prompt(attempt: int) -> list[dict[str, str]]:
             return render_judge_prompt(self.rubric, question, answer, reference, source)
 
+        key = content_key("grade", self.template_hash, question, answer, reference, source)
         return await self.model.ask(
-            prompt, partial(parse_verdict, rubric=self.rubric, answer=answer), self.structured
+            prompt, partial(parse_verdict, rubric=self.rubric, answer=answer), self.structured,
+            key=key,
         )
 
     def record(self, reply: JudgeReply[Verdict]) -> dict[str, Any]:
