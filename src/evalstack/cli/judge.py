@@ -38,7 +38,7 @@ def _reply_cache(store_url: str | None, disabled: bool) -> Iterator[Any]:
 
 @click.group("judge")
 def judge_command() -> None:
-    """Validate LLM judges against human labels.
+    """Check LLM judges against human labels, and judge two runs pairwise.
 
     A judge is a measuring instrument: before its scores decide anything, measure how well
     it agrees with people, and how easily it is swayed by position, length, or text that
@@ -46,7 +46,7 @@ def judge_command() -> None:
 
     \b
     Validate the embedded model as a judge on LLMBar's human preferences:
-      evalstack judge validate ../shared/datasets/llmbar/Dataset/LLMBar/Natural/dataset.json \\
+      evalstack judge validate LLMBar/Dataset/LLMBar/Natural/dataset.json \\
           --judge local/smollm2 --limit 50
 
     \b

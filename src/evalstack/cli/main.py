@@ -28,7 +28,7 @@ COMMANDS = {
     "plan": ("evalstack.cli.plan", "plan_command",
              "Samples needed, detectable effects and cost, before spending money."),
     "judge": ("evalstack.cli.judge", "judge_command",
-              "Validate an LLM judge against human labels: agreement, biases, verdict."),
+              "LLM judges: validate one against human labels; judge two runs pairwise."),
 }
 
 

@@ -365,7 +365,7 @@ def _detect(path: Path, data: Any) -> str:
         "(a JSON list of {input, output_1, output_2, label}), summac (a JSON object of "
         "{document, claim, label}), unieval (a JSON list of {source, system_output, "
         "scores: {consistency}}), topical_chat (the same with scores: {overall}). Pass "
-        "format=... to choose one."
+        "--format (format= in Python) to choose one."
     )
 
 
