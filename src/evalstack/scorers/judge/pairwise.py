@@ -68,7 +68,8 @@ _SCHEMA = {
 _GBNF = r"""root ::= "{" ws "\"rationale\"" ws ":" ws string ws "," ws winnerkey ws "}" ws
 winnerkey ::= "\"winner\"" ws ":" ws winner
 winner ::= "\"1\"" | "\"2\"" | "\"tie\""
-string ::= "\"" ( [^"\\\x7F\x00-\x1F] | "\\" ( ["\\/bfnrt] | "u" [0-9a-fA-F]{4} ) )* "\""
+string ::= "\"" char{0,600} "\""
+char ::= [^"\\\x7F\x00-\x1F] | "\\" ( ["\\/bfnrt] | "u" [0-9a-fA-F]{4} )
 ws ::= [ \t\n]{0,8}
 """
 

@@ -227,8 +227,12 @@ def verdict_json_schema(rubric: Rubric) -> dict[str, Any]:
     }
 
 
+# The rationale is capped at 600 characters: a small model under a grammar can otherwise write
+# until it runs out of tokens, and a cut-off verdict is a judge error. 600 characters (about
+# 150 tokens) fit in the judge's default budget of 512 tokens.
 _GBNF_TAIL = r"""
-string ::= "\"" ( [^"\\\x7F\x00-\x1F] | "\\" ( ["\\/bfnrt] | "u" [0-9a-fA-F]{4} ) )* "\""
+string ::= "\"" char{0,600} "\""
+char ::= [^"\\\x7F\x00-\x1F] | "\\" ( ["\\/bfnrt] | "u" [0-9a-fA-F]{4} )
 ws ::= [ \t\n]{0,8}
 """
 
