@@ -186,3 +186,29 @@ def test_judge_replies_are_kept_so_a_second_validation_asks_only_what_failed(wor
     calls.unlink()
     third = _invoke(*args, "--no-cache")
     assert third.exit_code == 0 and len(calls.read_text().splitlines()) == n_first
+
+
+SHIFTED_JUDGE = '''
+import json, re, sys
+sys.path.insert(0, "examples/judging")
+from keyword_judge import grade as keyword_grade
+
+def grade(messages):
+    verdict = json.loads(keyword_grade(messages))
+    verdict["scores"] = {k: min(5, v + SHIFT) for k, v in verdict["scores"].items()}
+    return json.dumps(verdict)
+'''
+
+
+def test_a_jury_run_reports_its_agreement(work):
+    for shift in (0, 1):
+        (work / f"juror{shift}.py").write_text(SHIFTED_JUDGE.replace("SHIFT", str(shift)))
+    judges = [KEYWORD, "python/juror0.py:grade", "python/juror1.py:grade"]
+    scorer = "llm_jury:" + json.dumps({"judges": judges, "aggregate": "median"})
+    result = _invoke("run", "examples/judging/questions.jsonl", "-m", "mock/scripted",
+                     "-M", "replies=examples/judging/replies.json", "--no-progress",
+                     "--scorer", scorer)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "Jury agreement on llm_jury: 3 jurors" in text
+    assert "Krippendorff" in text and "Fleiss" in text and "Cohen" in text

@@ -111,5 +111,31 @@ def run_command(tasks: tuple[str, ...], models: tuple[str, ...], model_args: tup
     from evalstack.cli.render import print_result
 
     print_result(result)
+    _print_jury_agreement(loaded, result, run.store)
     if report_path:
         click.echo(f"Report written to {report_path}")
+
+
+def _print_jury_agreement(tasks: Any, result: Any, store_url: str | None) -> None:
+    """Every jury run reports how well its jurors agreed (as ``evalstack show`` does)."""
+    if not any(s.spec.name == "llm_jury" for t in tasks for s in t.scorers):
+        return
+    from evalstack.analysis.judges import jury_agreement, jury_metrics
+    from evalstack.cli.render import make_console
+    from evalstack.cli.show import jury_notes, jury_table
+    from evalstack.store import Store
+
+    console = make_console()
+    store = Store.open(store_url)
+    try:
+        for task in result.tasks:
+            rows = list(store.iter_scores(task.run_id))
+            for name in jury_metrics(rows):
+                agreement = jury_agreement(rows, name)
+                if agreement is None:
+                    continue
+                console.print(jury_table(agreement))
+                for line in jury_notes(agreement):
+                    console.print(line, highlight=False, markup=False, soft_wrap=True)
+    finally:
+        store.close()
