@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from evalstack.cli._decide import Rows, say
@@ -12,6 +13,10 @@ def _iv(i: Any, digits: int = 3) -> str:
     """``0.712 [0.601, 0.803]`` for an Interval."""
     if i is None:
         return "not measured"
+    if not math.isfinite(i.estimate):
+        return "undefined (a constant series)"
+    if not (math.isfinite(i.low) and math.isfinite(i.high)):
+        return f"{i.estimate:.{digits}f} [interval undefined]"
     return f"{i.estimate:.{digits}f} [{i.low:.{digits}f}, {i.high:.{digits}f}]"
 
 
