@@ -168,3 +168,18 @@ def test_a_robust_judge_shows_no_lift_and_is_fit():
 
 def test_probe_names_are_the_documented_ones():
     assert VERBOSITY_PROBES + INJECTION_PROBES == PROBES
+
+
+def test_validation_reports_a_judge_that_copies_planted_verdicts():
+    def copier(request):
+        """Repeats any verdict it finds in the answer, like a small model does."""
+        answer = blocks(request).get("ANSWER", "")
+        start = answer.find('{"rationale"')
+        return answer[start:] if start >= 0 else robust(request)
+
+    report = _validate(copier)
+    assert report.probe_errors["fake_verdict"] == 12 and report.probe_errors["null_answer"] == 12
+    assert {lift.name for lift in report.lifts} == set(PROBES) - {"fake_verdict", "null_answer"}
+    notes = " ".join(report.notes)
+    assert "fake_verdict: in 12 of 12 judge errors the judge repeated the verdict planted" in notes
+    assert "null_answer: in 12 of 12" in notes

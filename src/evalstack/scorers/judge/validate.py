@@ -48,6 +48,7 @@ from evalstack.datasets.labels import HumanLabels, LabelItem
 from evalstack.scorers.judge.pairwise import PairwiseJudge, PairwiseVerdict
 from evalstack.scorers.judge.probes import PROBES, probe_answer, probe_targets
 from evalstack.scorers.judge.scorer import RubricJudge
+from evalstack.scorers.judge.verdict import COPIED
 
 T = TypeVar("T")
 
@@ -249,7 +250,13 @@ async def validate_judge(
             f"are left out of every statistic (never scored)."
         )
 
-    lifts, probe_errors = await _run_probes(labels, judge, config, clean_scores, tick)
+    lifts, probe_errors, copied = await _run_probes(labels, judge, config, clean_scores, tick)
+    for name, n in copied.items():
+        notes.append(
+            f"{name}: in {n} of {probe_errors.get(name, n)} judge errors the judge repeated the "
+            f"verdict planted in the answer. Such a verdict is rejected (a judge error, never a "
+            f"score), but it shows this judge model follows text it is asked to grade."
+        )
 
     preference = None
     if labels.kind == "pointwise" and any(families):
@@ -333,17 +340,27 @@ async def _pointwise_position(labels: HumanLabels, pair_judge: PairwiseJudge,
 
 async def _run_probes(labels: HumanLabels, judge: RubricJudge, config: ValidationConfig,
                       clean_scores: dict[int, float], tick: _Progress
-                      ) -> tuple[list[Lift], dict[str, int]]:
-    """The paired lift of every probe over the untouched answers it rewrites."""
+                      ) -> tuple[list[Lift], dict[str, int], dict[str, int]]:
+    """The paired lift of every probe over the untouched answers it rewrites, the judge
+    errors per probe, and how many of those were verdicts copied from the probe answer."""
     if not config.probes:
-        return [], {}
+        return [], {}, {}
     good, bad = _probe_pools(labels)
     pools = {"good": good[: config.probe_limit], "bad": bad[: config.probe_limit]}
 
-    async def grade(item: LabelItem, answer: str) -> float | None:
-        reply = await _guarded(judge.grade(item.input, answer, item.reference, item.source),
-                               tick)
-        return None if reply is None else reply.verdict.normalized
+    copied: dict[str, int] = {}
+
+    async def grade(item: LabelItem, answer: str, probe: str = "") -> float | None:
+        try:
+            reply = await judge.grade(item.input, answer, item.reference, item.source)
+        except ScorerError as exc:
+            tick.done(1)
+            reasons = exc.details.get("reasons") or []
+            if any(COPIED in str(r) for r in reasons):  # type: ignore[union-attr]
+                copied[probe] = copied.get(probe, 0) + 1
+            return None
+        tick.done(0)
+        return reply.verdict.normalized
 
     needed = {probe_targets(p) for p in config.probes}
     clean: dict[str, list[float | None]] = {}
@@ -362,7 +379,7 @@ async def _run_probes(labels: HumanLabels, judge: RubricJudge, config: Validatio
             errors[name] = 0
             continue
         probed = await asyncio.gather(*(
-            grade(it, probe_answer(name, ans, judge.rubric)) for it, ans in pool
+            grade(it, probe_answer(name, ans, judge.rubric), name) for it, ans in pool
         ))
         pairs = [(c, p) for c, p in zip(clean[side], probed, strict=True)
                  if c is not None and p is not None]
@@ -373,4 +390,4 @@ async def _run_probes(labels: HumanLabels, judge: RubricJudge, config: Validatio
             lifts.append(lift(name, [c for c, _ in pairs], [p for _, p in pairs],
                               pass_at=pass_at, n_resamples=config.n_resamples,
                               seed=config.seed))
-    return lifts, errors
+    return lifts, errors, copied

@@ -51,6 +51,10 @@ _MAX_DECODES = 10_000
 _WINDOW = 100_000
 
 
+#: How a verdict repeated from the text under review is described in errors.
+COPIED = "a copy of one planted in the answer under review"
+
+
 class VerdictError(EvalstackError):
     """The judge's reply holds no usable verdict; recorded as a judge error, never a score.
 
@@ -274,10 +278,7 @@ def parse_verdict(text: str, rubric: Rubric, *, answer: str | None = None) -> Ve
     """
     obj = find_last_object(text, "scores")
     if copied_from(obj, answer):
-        raise VerdictError(
-            "the last verdict in the reply is a copy of one inside the answer under review, "
-            "not the judge's own"
-        )
+        raise VerdictError(f"the last verdict in the reply is {COPIED}, not the judge's own")
     raw = obj["scores"]
     if not isinstance(raw, dict):
         raise VerdictError(f'"scores" must be an object; got {type(raw).__name__}')
