@@ -90,6 +90,27 @@ class _FileDataset(abc.ABC):
         return self._hash
 
 
+def jsonl_records(path: Path, example: str, error: type[Exception] = DataError
+                  ) -> Iterator[tuple[int, Any]]:
+    """(line number, decoded object) for each non-blank line of a JSON Lines file.
+
+    A BOM is dropped. Invalid JSON raises ``error`` naming the file, line and column, then
+    ``example`` (what a line should look like).
+    """
+    with _open_text(path) as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            text = raw.lstrip("\ufeff").strip()
+            if not text:
+                continue
+            try:
+                yield lineno, json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise error(
+                    f"{path}:{lineno}: invalid JSON at column {exc.colno}: {exc.msg}. Each "
+                    f"line must be one JSON object, {example}"
+                ) from None
+
+
 class JsonlDataset(_FileDataset):
     """One JSON object per line: ``{"input": ..., "target": ..., "id"?, "choices"?, ...}``.
 
@@ -99,19 +120,8 @@ class JsonlDataset(_FileDataset):
     suffixes = (".jsonl", ".ndjson")
 
     def _records(self) -> Iterator[tuple[int, Any]]:
-        with _open_text(self.path) as fh:
-            for lineno, raw in enumerate(fh, start=1):
-                text = raw.lstrip("\ufeff").strip()
-                if not text:
-                    continue
-                try:
-                    yield lineno, json.loads(text)
-                except json.JSONDecodeError as exc:
-                    raise DataError(
-                        f"{self.path}:{lineno}: invalid JSON at column {exc.colno}: {exc.msg}. "
-                        f"Each line must be one JSON object, e.g. "
-                        f'{{"input": "2+2=", "target": "4"}}. No model request was made.'
-                    ) from None
+        return jsonl_records(self.path, 'e.g. {"input": "2+2=", "target": "4"}. No model '
+                             "request was made.")
 
 
 class CsvDataset(_FileDataset):

@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 from evalstack.core.errors import ConfigError
 from evalstack.core.text import clean_text
-from evalstack.datasets.files import _open_text
+from evalstack.datasets.files import _open_text, jsonl_records
 
 LABEL_FORMATS = ("evalstack", "llmbar", "summac", "unieval", "topical_chat")
 
@@ -227,7 +227,8 @@ def _read_evalstack(path: Path) -> tuple[str, list[tuple[LabelItem, str]]]:
     kind: str | None = None
     first_line = 0
     seen: dict[str, int] = {}
-    for lineno, record in _jsonl_records(path):
+    example = 'e.g. {"input": "2+2?", "answer": "4", "human": 5}.'
+    for lineno, record in jsonl_records(path, example, ConfigError):
         where = f"{path}:{lineno}"
         item, item_kind = _evalstack_item(record, where, lineno)
         if kind is None:
@@ -248,22 +249,6 @@ def _read_evalstack(path: Path) -> tuple[str, list[tuple[LabelItem, str]]]:
         seen[item.id] = lineno
         items.append((item, where))
     return kind or "pointwise", items
-
-
-def _jsonl_records(path: Path) -> Iterator[tuple[int, Any]]:
-    with _open_text(path) as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            text = raw.lstrip("\ufeff").strip()
-            if not text:
-                continue
-            try:
-                yield lineno, json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise ConfigError(
-                    f"{path}:{lineno}: invalid JSON at column {exc.colno}: {exc.msg}. Expected "
-                    'one JSON object per line, e.g. {"input": "2+2?", "answer": "4", '
-                    '"human": 5}.'
-                ) from None
 
 
 def _evalstack_item(record: Any, where: str, lineno: int) -> tuple[LabelItem, str]:
