@@ -27,6 +27,8 @@ COMMANDS = {
                  "Name and pin the runs that gates compare against."),
     "plan": ("evalstack.cli.plan", "plan_command",
              "Samples needed, detectable effects and cost, before spending money."),
+    "view": ("evalstack.cli.view", "view_command",
+             "Browse runs in a local web viewer (JSON twins under /api)."),
     "judge": ("evalstack.cli.judge", "judge_command",
               "LLM judges: validate one against human labels; judge two runs pairwise."),
 }

@@ -1,0 +1,98 @@
+"""The viewer: a server-rendered web app over the store, with a JSON twin for every page.
+
+``create_app(store_url)`` builds it; ``evalstack view`` serves it with uvicorn. HTML pages
+live at ``/runs``...; their JSON twins at ``/api/runs``..., described by the OpenAPI document
+at ``/api/openapi.json``. Templates autoescape everything, so model output and dataset text
+always render as text, and the Content-Security-Policy (``security.py``) forbids inline
+scripts in any case. The interactive API docs page is left out: it loads its scripts from
+another site, which the viewer never does.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from datetime import date
+from importlib import resources
+from typing import Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from evalstack.web import data
+from evalstack.web.security import Guard, allowed_hosts
+
+_HERE = resources.files("evalstack.web")
+STATUSES = ("running", "completed", "failed", "interrupted")
+
+
+def _templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(_HERE.joinpath("templates")))
+    templates.env.autoescape = True  # every template, whatever its name
+    templates.env.filters["num"] = _num
+    return templates
+
+
+def _num(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    return f"{float(value):.{digits}f}"
+
+
+def create_app(store_url: str | None = None, *, host: str = "127.0.0.1", port: int = 8765,
+               token: str | None = None) -> Any:
+    """The viewer as an ASGI app, guarded (``security.Guard``).
+
+    Args:
+        store_url: the store to read (default: the configured store).
+        host / port: the address it will be served at; the Host check accepts only these.
+        token: the access token, required when ``host`` is not loopback.
+    """
+    from evalstack.store import Store
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> Any:
+        app.state.store = Store.open(store_url)
+        try:
+            yield
+        finally:
+            app.state.store.close()
+
+    app = FastAPI(title="evalstack viewer", version="1", lifespan=lifespan,
+                  openapi_url="/api/openapi.json", docs_url=None, redoc_url=None)
+    app.mount("/static", StaticFiles(directory=str(_HERE.joinpath("static"))), name="static")
+    templates = _templates()
+
+    def runs_data(request: Request, task: str | None, model: str | None, status: str | None,
+                  since: date | None, sort: str | None) -> list[dict[str, Any]]:
+        return data.list_runs(request.app.state.store, task=task or None, model=model or None,
+                              status=status or None, since=since, sort=sort or None)
+
+    @app.get("/", include_in_schema=False)
+    async def home() -> RedirectResponse:
+        return RedirectResponse("/runs", status_code=303)
+
+    @app.get("/api/runs", tags=["runs"], summary="Runs, newest first, filtered and sorted")
+    def api_runs(request: Request,
+                 task: str | None = Query(None, description="Only runs of this task."),
+                 model: str | None = Query(None, description="Only runs of this model."),
+                 status: str | None = Query(None, description="running, completed, ..."),
+                 since: date | None = Query(None, description="Runs created on or after."),
+                 sort: str | None = Query(None, description="A metric to sort by, best first.")
+                 ) -> list[dict[str, Any]]:
+        """The runs page as JSON: each run with its metrics' estimates and 95% intervals."""
+        return runs_data(request, task, model, status, since, sort)
+
+    @app.get("/runs", include_in_schema=False, response_class=HTMLResponse)
+    def runs_page(request: Request, task: str | None = None, model: str | None = None,
+                  status: str | None = None, since: date | None = None,
+                  sort: str | None = None) -> Any:
+        rows = runs_data(request, task, model, status, since, sort)
+        return templates.TemplateResponse(request, "runs.html", {
+            "rows": rows, "metrics": data.metric_names(rows), "statuses": STATUSES,
+            "filters": {"task": task or "", "model": model or "", "status": status or "",
+                        "since": since.isoformat() if since else "", "sort": sort or ""},
+        })
+
+    return Guard(app, allowed_hosts(host, port), token)
