@@ -112,3 +112,11 @@ def test_view_help_says_how_to_share_it_safely():
     result = CliRunner().invoke(cli, ["view", "--help"])
     assert result.exit_code == 0
     assert "--token" in result.output and "/api/openapi.json" in result.output
+
+
+def test_empty_form_fields_mean_no_filter_and_a_bad_date_is_a_clear_400(store):
+    with _client(store) as client:
+        empty = client.get("/api/runs", params={"task": "", "since": "", "sort": ""})
+        bad = client.get("/api/runs", params={"since": "yesterday"})
+    assert len(empty.json()) == 2
+    assert bad.status_code == 400 and "since must be a date" in bad.json()["detail"]

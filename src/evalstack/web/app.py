@@ -15,7 +15,7 @@ from datetime import date
 from importlib import resources
 from typing import Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -38,6 +38,17 @@ def _num(value: Any, digits: int = 3) -> str:
     if value is None:
         return "–"
     return f"{float(value):.{digits}f}"
+
+
+def _date(name: str, text: str | None) -> date | None:
+    """A form date (``YYYY-MM-DD``); an empty field means no filter."""
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise HTTPException(400, f"{name} must be a date such as 2026-12-01; received "
+                                 f"{text[:40]!r}.") from None
 
 
 def create_app(store_url: str | None = None, *, host: str = "127.0.0.1", port: int = 8765,
@@ -65,9 +76,10 @@ def create_app(store_url: str | None = None, *, host: str = "127.0.0.1", port: i
     templates = _templates()
 
     def runs_data(request: Request, task: str | None, model: str | None, status: str | None,
-                  since: date | None, sort: str | None) -> list[dict[str, Any]]:
+                  since: str | None, sort: str | None) -> list[dict[str, Any]]:
         return data.list_runs(request.app.state.store, task=task or None, model=model or None,
-                              status=status or None, since=since, sort=sort or None)
+                              status=status or None, since=_date("since", since),
+                              sort=sort or None)
 
     @app.get("/", include_in_schema=False)
     async def home() -> RedirectResponse:
@@ -78,7 +90,8 @@ def create_app(store_url: str | None = None, *, host: str = "127.0.0.1", port: i
                  task: str | None = Query(None, description="Only runs of this task."),
                  model: str | None = Query(None, description="Only runs of this model."),
                  status: str | None = Query(None, description="running, completed, ..."),
-                 since: date | None = Query(None, description="Runs created on or after."),
+                 since: str | None = Query(None, description="Runs created on or after this "
+                                           "date (YYYY-MM-DD)."),
                  sort: str | None = Query(None, description="A metric to sort by, best first.")
                  ) -> list[dict[str, Any]]:
         """The runs page as JSON: each run with its metrics' estimates and 95% intervals."""
@@ -86,13 +99,13 @@ def create_app(store_url: str | None = None, *, host: str = "127.0.0.1", port: i
 
     @app.get("/runs", include_in_schema=False, response_class=HTMLResponse)
     def runs_page(request: Request, task: str | None = None, model: str | None = None,
-                  status: str | None = None, since: date | None = None,
+                  status: str | None = None, since: str | None = None,
                   sort: str | None = None) -> Any:
         rows = runs_data(request, task, model, status, since, sort)
         return templates.TemplateResponse(request, "runs.html", {
             "rows": rows, "metrics": data.metric_names(rows), "statuses": STATUSES,
             "filters": {"task": task or "", "model": model or "", "status": status or "",
-                        "since": since.isoformat() if since else "", "sort": sort or ""},
+                        "since": since or "", "sort": sort or ""},
         })
 
     return Guard(app, allowed_hosts(host, port), token)
