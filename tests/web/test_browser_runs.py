@@ -35,7 +35,10 @@ def test_runs_page_in_chromium_filters_and_runs_no_injected_script(tmp_path, liv
     url = live_viewer(_store(tmp_path, "xss_probe"))
     page = browser.new_page()
     dialogs: list[str] = []
+    csp_violations: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.on("console", lambda m: "Content Security Policy" in m.text
+            and csp_violations.append(m.text))
     response = page.goto(f"{url}/runs")
     assert response.status == 200
     assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
@@ -48,4 +51,13 @@ def test_runs_page_in_chromium_filters_and_runs_no_injected_script(tmp_path, liv
     page.wait_for_url("**/runs?*model=mock%2Fecho*")
     assert page.locator("table.runs tbody tr").count() == 1
     assert page.evaluate("window.__xss === undefined") and dialogs == []
+    # open the run, as a user would, and look at its samples (the payloads are its outputs)
+    page.click("table.runs tbody tr a")
+    page.wait_for_url("**/runs/*")
+    assert page.locator("table.samples tbody tr").count() == len(PAYLOADS)
+    assert page.locator("table.samples pre").first.inner_text() in PAYLOADS
+    page.screenshot(path=str(artifacts_dir() / "run.png"), full_page=True)
+    assert page.evaluate("window.__xss === undefined") and dialogs == []
+    # the page's own markup breaks no rule of its policy (no inline script or style)
+    assert csp_violations == []
     page.close()

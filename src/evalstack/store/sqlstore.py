@@ -297,6 +297,33 @@ class Store:
             names.update(row["scores"] or ())
         return sorted(names)
 
+    def sample_page(
+        self,
+        run_id: str,
+        *,
+        after: tuple[str, int] | None = None,
+        limit: int = 50,
+        category: str | None = None,
+        errors: bool | None = None,
+    ) -> list[SampleRecord]:
+        """One page of a run's samples ordered by (sample_id, epoch), after the key ``after``.
+
+        Keyset pagination: the cost of a page does not grow with how far into the run it is.
+        """
+        key = sa.tuple_(samples.c.sample_id, samples.c.epoch)
+        query = sa.select(*samples.c).where(samples.c.run_id == run_id)
+        if category is not None:
+            query = query.where(samples.c.category == category)
+        if errors is True:
+            query = query.where(samples.c.error.is_not(None))
+        elif errors is False:
+            query = query.where(samples.c.error.is_(None))
+        if after is not None:
+            query = query.where(key > sa.tuple_(*after))
+        query = query.order_by(samples.c.sample_id, samples.c.epoch).limit(limit)
+        with self._engine.connect() as conn:
+            return [_rows.row_to_sample(r) for r in conn.execute(query).mappings()]
+
     def count_samples(self, run_id: str) -> tuple[int, int]:
         """(stored sample-epochs, of which errored) for the run."""
         query = sa.select(sa.func.count(), sa.func.count(samples.c.error)).where(

@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from evalstack.core.errors import UserError
 from evalstack.web import data
 from evalstack.web.security import Guard, allowed_hosts
 
@@ -31,7 +32,15 @@ def _templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(_HERE.joinpath("templates")))
     templates.env.autoescape = True  # every template, whatever its name
     templates.env.filters["num"] = _num
+    templates.env.filters["x"] = _x
     return templates
+
+
+def _x(value: Any, width: float = 200.0) -> str:
+    """A value in [0, 1] as an x coordinate in an SVG of ``width`` (clamped)."""
+    if value is None:
+        return "0"
+    return f"{max(0.0, min(1.0, float(value))) * width:.1f}"
 
 
 def _num(value: Any, digits: int = 3) -> str:
@@ -106,6 +115,37 @@ def create_app(store_url: str | None = None, *, host: str = "127.0.0.1", port: i
             "rows": rows, "metrics": data.metric_names(rows), "statuses": STATUSES,
             "filters": {"task": task or "", "model": model or "", "status": status or "",
                         "since": since or "", "sort": sort or ""},
+        })
+
+    def run_data(request: Request, run_id: str, after_id: str | None, after_epoch: int | None,
+                 category: str | None, errors: str | None, limit: int) -> dict[str, Any]:
+        after = (after_id, after_epoch if after_epoch is not None else 0) if after_id else None
+        only = {"only": True, "none": False}.get(errors or "")
+        try:
+            return data.run_view(request.app.state.store, run_id, after=after, limit=limit,
+                                 category=category or None, errors=only)
+        except UserError as exc:
+            raise HTTPException(404, str(exc)) from None
+
+    @app.get("/api/runs/{run_id}", tags=["runs"], summary="One run and a page of its samples")
+    def api_run(request: Request, run_id: str,
+                after_id: str | None = Query(None, description="Page after this sample id."),
+                after_epoch: int | None = Query(None, description="... and this epoch."),
+                category: str | None = Query(None, description="Only this category."),
+                errors: str | None = Query(None, description="'only' or 'none'."),
+                limit: int = Query(50, ge=1, le=500, description="Samples per page.")
+                ) -> dict[str, Any]:
+        """The run page as JSON: spec, metrics and categories with intervals, latency, cost,
+        and one page of samples; ``next`` holds the parameters of the next page."""
+        return run_data(request, run_id, after_id, after_epoch, category, errors, limit)
+
+    @app.get("/runs/{run_id}", include_in_schema=False, response_class=HTMLResponse)
+    def run_page(request: Request, run_id: str, after_id: str | None = None,
+                 after_epoch: int | None = None, category: str | None = None,
+                 errors: str | None = None) -> Any:
+        view = run_data(request, run_id, after_id, after_epoch, category, errors, 50)
+        return templates.TemplateResponse(request, "run.html", {
+            **view, "filters": {"category": category or "", "errors": errors or ""},
         })
 
     return Guard(app, allowed_hosts(host, port), token)

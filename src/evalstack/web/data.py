@@ -59,3 +59,53 @@ def list_runs(store: Any, *, task: str | None = None, model: str | None = None,
 def metric_names(rows: list[dict[str, Any]]) -> list[str]:
     """Every metric any listed run has, sorted."""
     return sorted({name for row in rows for name in row["metrics"]})
+
+
+PREVIEW_CHARS = 200
+
+
+def _score_cells(scores: dict[str, Any]) -> dict[str, Any]:
+    return {name: (s.get("value") if isinstance(s, dict) else s) for name, s in scores.items()}
+
+
+def run_view(store: Any, run_id: str, *, after: tuple[str, int] | None = None,
+             limit: int = 50, category: str | None = None,
+             errors: bool | None = None) -> dict[str, Any]:
+    """The run page: the run's row, its full spec, per-category metrics, latency and cost,
+    and one page of samples (``next`` is the key of the page after, or ``None``)."""
+    run = store.resolve_run(run_id)
+    summary = run.summary or {}
+    page = store.sample_page(run.id, after=after, limit=limit + 1, category=category,
+                             errors=errors)
+    more = len(page) > limit
+    page = page[:limit]
+    total, errored = store.count_samples(run.id)
+    categories = {
+        cat: {name: {k: m.get(k) for k in ("estimate", "ci_low", "ci_high", "n")}
+              for name, m in sorted(metrics.items())}
+        for cat, metrics in sorted((summary.get("categories") or {}).items())
+    }
+    return {
+        "run": run_row(run),
+        "spec": {
+            "task": run.task_name, "task_version": run.task_version, "task_spec": run.task_spec,
+            "model": run.model, "model_args": run.model_args, "dataset": run.dataset_name,
+            "dataset_hash": run.dataset_hash, "dataset_size": run.dataset_size,
+            "epochs": run.epochs, "limit": run.limit, "git_revision": run.git_revision,
+            "package_version": run.package_version, "error": run.error,
+        },
+        "latency_ms": summary.get("latency_ms"),
+        "tokens": {"input": summary.get("input_tokens"), "output": summary.get("output_tokens")},
+        "stored_samples": total,
+        "errored_samples": errored,
+        "categories": categories,
+        "samples": [
+            {"sample_id": r.sample_id, "epoch": r.epoch, "category": r.category,
+             "scores": _score_cells(r.scores), "error": r.error,
+             "output": r.output[:PREVIEW_CHARS], "output_chars": len(r.output),
+             "latency_ms": r.latency_ms}
+            for r in page
+        ],
+        "next": {"after_id": page[-1].sample_id, "after_epoch": page[-1].epoch}
+        if more and page else None,
+    }
