@@ -58,6 +58,12 @@ def test_runs_page_in_chromium_filters_and_runs_no_injected_script(tmp_path, liv
     assert page.locator("table.samples pre").first.inner_text() in PAYLOADS
     page.screenshot(path=str(artifacts_dir() / "run.png"), full_page=True)
     assert page.evaluate("window.__xss === undefined") and dialogs == []
+    # and one sample, whole
+    page.click("table.samples tbody tr a >> nth=1")
+    page.wait_for_url("**/sample?*")
+    assert page.locator("pre.output").inner_text() in PAYLOADS
+    page.screenshot(path=str(artifacts_dir() / "sample.png"), full_page=True)
+    assert page.evaluate("window.__xss === undefined") and dialogs == []
     # the page's own markup breaks no rule of its policy (no inline script or style)
     assert csp_violations == []
     page.close()

@@ -82,3 +82,38 @@ def test_unknown_run_is_a_404(run):
     with _client(url) as client:
         response = client.get("/api/runs/nosuchrun")
     assert response.status_code == 404 and "nosuchrun" in response.json()["detail"]
+
+
+def test_sample_page_shows_the_whole_exchange_as_text(run):
+    url, run_id = run
+    with _client(url) as client:
+        view = client.get(f"/api/runs/{run_id}/sample", params={"id": "s001"}).json()
+        page = client.get(f"/runs/{run_id}/sample", params={"id": "s001", "epoch": 1})
+        missing = client.get(f"/api/runs/{run_id}/sample", params={"id": "../../etc/passwd"})
+    assert view["input"] == f"{XSS} 1" and view["output"] == f"{XSS} 1"
+    assert view["scores"]["exact_match"]["value"] == 1.0 and view["attempts"] == 1
+    assert page.status_code == 200 and "<script>" not in page.text
+    assert page.text.count("&lt;script&gt;alert(1)&lt;/script&gt; 1") >= 3  # input, output, target
+    assert missing.status_code == 404  # an id is only ever a database key, never a path
+
+
+def test_judge_rationale_and_provenance_on_the_sample_page(tmp_path):
+    data = tmp_path / "q.jsonl"
+    data.write_text(json.dumps({"id": "q1", "input": "2+2?", "target": "4"}) + "\n")
+    judge = tmp_path / "judge.py"
+    judge.write_text(
+        "import json\n"
+        "def grade(messages):\n"
+        "    return json.dumps({'rationale': 'Wrong <b>sum</b>.', 'scores': "
+        "{'accuracy': 1, 'completeness': 2, 'clarity': 3}})\n"
+    )
+    url = str(tmp_path / "store.db")
+    scorer = "llm_judge:" + json.dumps({"judge": f"python/{judge}:grade"})
+    result = CliRunner().invoke(cli, ["run", str(data), "-m", "mock/echo", "--store", url,
+                                      "--no-progress", "--json", "--scorer", scorer])
+    assert result.exit_code == 0, result.output
+    run_id = json.loads(result.output)["run_id"]
+    with _client(url) as client:
+        page = client.get(f"/runs/{run_id}/sample", params={"id": "q1"}).text
+    assert "Wrong &lt;b&gt;sum&lt;/b&gt;." in page
+    assert f"judge python/{judge}:grade" in page and "accuracy 1, completeness 2, clarity 3" in page

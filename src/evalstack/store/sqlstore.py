@@ -324,6 +324,16 @@ class Store:
         with self._engine.connect() as conn:
             return [_rows.row_to_sample(r) for r in conn.execute(query).mappings()]
 
+    def get_sample(self, run_id: str, sample_id: str, epoch: int = 1) -> SampleRecord | None:
+        """One stored sample-epoch of a run, or ``None``."""
+        query = sa.select(*samples.c).where(
+            samples.c.run_id == run_id, samples.c.sample_id == sample_id,
+            samples.c.epoch == epoch,
+        )
+        with self._engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return None if row is None else _rows.row_to_sample(row)
+
     def count_samples(self, run_id: str) -> tuple[int, int]:
         """(stored sample-epochs, of which errored) for the run."""
         query = sa.select(sa.func.count(), sa.func.count(samples.c.error)).where(

@@ -148,4 +148,25 @@ def create_app(store_url: str | None = None, *, host: str = "127.0.0.1", port: i
             **view, "filters": {"category": category or "", "errors": errors or ""},
         })
 
+    def sample_data(request: Request, run_id: str, sample_id: str, epoch: int
+                    ) -> dict[str, Any]:
+        try:
+            return data.sample_view(request.app.state.store, run_id, sample_id, epoch)
+        except (UserError, LookupError) as exc:
+            raise HTTPException(404, str(exc)) from None
+
+    @app.get("/api/runs/{run_id}/sample", tags=["samples"], summary="One sample, whole")
+    def api_sample(request: Request, run_id: str,
+                   id: str = Query(..., description="The sample id."),  # noqa: A002
+                   epoch: int = Query(1, ge=1, description="The epoch (1-based).")
+                   ) -> dict[str, Any]:
+        """Prompt, messages, output, target, every score with its explanation (a judge's
+        rationale), latency, tokens, attempts and errors."""
+        return sample_data(request, run_id, id, epoch)
+
+    @app.get("/runs/{run_id}/sample", include_in_schema=False, response_class=HTMLResponse)
+    def sample_page(request: Request, run_id: str, id: str, epoch: int = 1) -> Any:  # noqa: A002
+        view = sample_data(request, run_id, id, epoch)
+        return templates.TemplateResponse(request, "sample.html", view)
+
     return Guard(app, allowed_hosts(host, port), token)

@@ -109,3 +109,35 @@ def run_view(store: Any, run_id: str, *, after: tuple[str, int] | None = None,
         "next": {"after_id": page[-1].sample_id, "after_epoch": page[-1].epoch}
         if more and page else None,
     }
+
+
+def sample_view(store: Any, run_id: str, sample_id: str, epoch: int = 1) -> dict[str, Any]:
+    """The sample page: the whole exchange and every score with its explanation.
+
+    Raises:
+        LookupError: the run has no such sample-epoch.
+    """
+    run = store.resolve_run(run_id)
+    record = store.get_sample(run.id, sample_id, epoch)
+    if record is None:
+        raise LookupError(f"Run {run.id} has no sample {sample_id!r} in epoch {epoch}.")
+    prompt = record.metadata.get("prompt")
+    scores = {}
+    for name, score in record.scores.items():
+        s = score if isinstance(score, dict) else {"value": score}
+        meta = s.get("metadata") or {}
+        scores[name] = {"value": s.get("value"), "kind": s.get("kind"), "answer": s.get("answer"),
+                        "explanation": s.get("explanation"), "error": s.get("error"),
+                        "judge": meta.get("judge"), "criteria": meta.get("criteria")}
+    return {
+        "run": {"id": run.id, "task": run.task_name, "model": run.model},
+        "sample_id": record.sample_id, "epoch": record.epoch, "category": record.category,
+        "input": record.input, "messages": prompt if isinstance(prompt, list) else None,
+        "choices": record.choices, "target": record.target, "output": record.output,
+        "output_truncated": record.output_truncated, "scores": scores, "error": record.error,
+        "latency_ms": record.latency_ms, "input_tokens": record.input_tokens,
+        "output_tokens": record.output_tokens, "cost_usd": record.cost_usd,
+        "attempts": record.attempts, "cached": record.cached,
+        "model_version": record.model_version,
+        "metadata": {k: v for k, v in record.metadata.items() if k != "prompt"},
+    }
