@@ -17,8 +17,17 @@ from typing import Any
 import numpy as np
 
 from evalstack.analysis.judges import judge_notes, require_same_judges
-from evalstack.analysis.pairs import Key, MetricPairs, Pairing, mismatches, primary_metric
+from evalstack.analysis.pairs import (
+    Key,
+    MetricPairs,
+    Pairing,
+    RunScores,
+    mismatches,
+    pair_runs,
+    primary_metric,
+)
 from evalstack.analysis.text import fmt_delta, fmt_interval, fmt_p, is_proportion
+from evalstack.core.errors import UserError
 from evalstack.core.records import RunRecord
 from evalstack.stats import (
     StatResult,
@@ -310,6 +319,42 @@ def _detectable(m: MetricDelta, pairs: MetricPairs, alpha: float) -> str | None:
         f"{mde * 100:.1f} points or more would be detected with 80% power; a smaller real "
         "change may have been missed."
     )
+
+
+def compare_runs(
+    loaded: Sequence[tuple[RunRecord, RunScores]],
+    metrics: Sequence[str] | None = None,
+    *,
+    alpha: float = 0.05,
+    allow_mismatch: bool = False,
+    allow_judge_mismatch: bool = False,
+) -> list[Comparison]:
+    """Each run after the first compared with the first (what ``evalstack compare`` prints).
+
+    Raises:
+        UserError: fewer than two runs, or runs of different tasks or data (unless
+            ``allow_mismatch``), or judged differently (unless ``allow_judge_mismatch``).
+    """
+    if len(loaded) < 2:
+        raise UserError(
+            f"compare needs at least two runs (a reference and one to compare); got "
+            f"{len(loaded)}. Example: evalstack compare RUN_A RUN_B"
+        )
+    ref_run, ref_scores = loaded[0]
+    labels = labels_for(len(loaded))
+    results = []
+    for label, (run, scores) in zip(labels[1:], loaded[1:], strict=True):
+        diff = mismatches(ref_run, run)
+        if diff and not allow_mismatch:
+            raise UserError(
+                f"Runs {ref_run.id} and {run.id} are not comparable: {'; '.join(diff)}. "
+                "Compare runs of the same task version on the same data, or pass "
+                "--allow-mismatch to match them by sample id anyway."
+            )
+        pairing = pair_runs(ref_scores, scores, list(metrics) if metrics else None)
+        results.append(compare_pairing(pairing, labels=(labels[0], label), alpha=alpha,
+                                       allow_judge_mismatch=allow_judge_mismatch))
+    return results
 
 
 def labels_for(n: int) -> list[str]:

@@ -51,32 +51,13 @@ def compare_command(runs: tuple[str, ...], metrics: tuple[str, ...], alpha: floa
       evalstack compare prod 01JD4M --metric acc --format markdown >> $GITHUB_STEP_SUMMARY
       evalstack compare A B C --json
     """
-    from evalstack.analysis.compare import compare_pairing, labels_for
-    from evalstack.analysis.pairs import mismatches, pair_runs
+    from evalstack.analysis.compare import compare_runs
     from evalstack.cli.render import make_console
-    from evalstack.core.errors import UserError
 
-    if len(runs) < 2:
-        raise UserError(
-            f"compare needs at least two runs (a reference and one to compare); got "
-            f"{len(runs)}. Example: evalstack compare RUN_A RUN_B"
-        )
     fmt = "json" if as_json else fmt
-    loaded = load_runs(store, runs)
-    ref_run, ref_scores = loaded[0]
-    labels = labels_for(len(loaded))
-    results = []
-    for label, (run, scores) in zip(labels[1:], loaded[1:], strict=True):
-        diff = mismatches(ref_run, run)
-        if diff and not allow_mismatch:
-            raise UserError(
-                f"Runs {ref_run.id} and {run.id} are not comparable: {'; '.join(diff)}. "
-                "Compare runs of the same task version on the same data, or pass "
-                "--allow-mismatch to match them by sample id anyway."
-            )
-        pairing = pair_runs(ref_scores, scores, metrics or None)
-        results.append(compare_pairing(pairing, labels=(labels[0], label), alpha=alpha,
-                                       allow_judge_mismatch=allow_judge_mismatch))
+    results = compare_runs(load_runs(store, runs), metrics, alpha=alpha,
+                           allow_mismatch=allow_mismatch,
+                           allow_judge_mismatch=allow_judge_mismatch)
     if fmt == "json":
         click.echo(json.dumps({"comparisons": [c.to_dict() for c in results]}, default=str))
         return
