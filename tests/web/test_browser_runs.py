@@ -64,6 +64,17 @@ def test_runs_page_in_chromium_filters_and_runs_no_injected_script(tmp_path, liv
     assert page.locator("pre.output").inner_text() in PAYLOADS
     page.screenshot(path=str(artifacts_dir() / "sample.png"), full_page=True)
     assert page.evaluate("window.__xss === undefined") and dialogs == []
-    # the page's own markup breaks no rule of its policy (no inline script or style)
+    # compare the two runs and open a flipped sample side by side
+    page.goto(f"{url}/runs")
+    ids = page.locator("table.runs tbody tr code").all_inner_texts()
+    page.goto(f"{url}/compare?runs={ids[1]}&runs={ids[0]}")
+    assert "broken in B" in page.locator("main").inner_text()
+    page.screenshot(path=str(artifacts_dir() / "compare.png"), full_page=True)
+    page.click("ul.flips a >> nth=0")
+    page.wait_for_url("**/compare/sample?*")
+    assert page.locator("pre.output").count() == 2
+    page.screenshot(path=str(artifacts_dir() / "side_by_side.png"), full_page=True)
+    assert page.evaluate("window.__xss === undefined") and dialogs == []
+    # the pages' own markup breaks no rule of their policy (no inline script or style)
     assert csp_violations == []
     page.close()

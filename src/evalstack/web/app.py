@@ -169,4 +169,51 @@ def create_app(store_url: str | None = None, *, host: str = "127.0.0.1", port: i
         view = sample_data(request, run_id, id, epoch)
         return templates.TemplateResponse(request, "sample.html", view)
 
+    def compare_data(request: Request, runs: list[str], allow_mismatch: bool,
+                     allow_judge_mismatch: bool) -> dict[str, Any]:
+        try:
+            return data.compare_view(request.app.state.store, runs,
+                                     allow_mismatch=allow_mismatch,
+                                     allow_judge_mismatch=allow_judge_mismatch)
+        except UserError as exc:
+            raise HTTPException(400, str(exc)) from None
+
+    @app.get("/api/compare", tags=["compare"], summary="Paired comparison of runs")
+    def api_compare(request: Request,
+                    runs: list[str] = Query(..., description="Two or more run ids; each is "
+                                                             "compared with the first."),
+                    allow_mismatch: bool = Query(False, description="Match runs of different "
+                                                                    "tasks or data by id."),
+                    allow_judge_mismatch: bool = Query(False, description="Compare judged "
+                                                       "metrics even if the judges differ.")
+                    ) -> dict[str, Any]:
+        """What `evalstack compare` reports: deltas with intervals and paired tests, per
+        category (Holm-corrected), flipped samples, and a verdict."""
+        return compare_data(request, runs, allow_mismatch, allow_judge_mismatch)
+
+    @app.get("/compare", include_in_schema=False, response_class=HTMLResponse)
+    def compare_page(request: Request, runs: list[str] = Query(default=[]),
+                     allow_mismatch: bool = False, allow_judge_mismatch: bool = False) -> Any:
+        chosen = [r for r in runs if r]
+        view = compare_data(request, chosen, allow_mismatch, allow_judge_mismatch) \
+            if len(chosen) >= 2 else {"runs": chosen, "comparisons": []}
+        recent = data.list_runs(request.app.state.store, limit=50)
+        return templates.TemplateResponse(request, "compare.html", {**view, "recent": recent})
+
+    @app.get("/api/compare/sample", tags=["compare"], summary="One sample in two runs")
+    def api_side_by_side(request: Request, a: str, b: str,
+                         id: str = Query(..., description="The sample id."),  # noqa: A002
+                         epoch: int = Query(1, ge=1)) -> dict[str, Any]:
+        """Both runs' exchange for one sample, to look at a flip."""
+        try:
+            return data.side_by_side(request.app.state.store, a, b, id, epoch)
+        except (UserError, LookupError) as exc:
+            raise HTTPException(404, str(exc)) from None
+
+    @app.get("/compare/sample", include_in_schema=False, response_class=HTMLResponse)
+    def side_by_side_page(request: Request, a: str, b: str, id: str,  # noqa: A002
+                          epoch: int = 1) -> Any:
+        view = api_side_by_side(request, a, b, id, epoch)
+        return templates.TemplateResponse(request, "side_by_side.html", view)
+
     return Guard(app, allowed_hosts(host, port), token)

@@ -141,3 +141,26 @@ def sample_view(store: Any, run_id: str, sample_id: str, epoch: int = 1) -> dict
         "model_version": record.model_version,
         "metadata": {k: v for k, v in record.metadata.items() if k != "prompt"},
     }
+
+
+def compare_view(store: Any, refs: list[str], *, allow_mismatch: bool = False,
+                 allow_judge_mismatch: bool = False, alpha: float = 0.05) -> dict[str, Any]:
+    """The compare page: what ``evalstack compare`` reports, for each run against the first."""
+    from evalstack.analysis.compare import compare_runs
+    from evalstack.analysis.pairs import load_scores
+
+    loaded = []
+    for ref in refs:
+        run = store.resolve_run(ref)
+        loaded.append((run, load_scores(store, run)))
+    results = compare_runs(loaded, alpha=alpha, allow_mismatch=allow_mismatch,
+                           allow_judge_mismatch=allow_judge_mismatch)
+    return {"runs": [r.id for r, _ in loaded],
+            "comparisons": [c.to_dict() for c in results]}
+
+
+def side_by_side(store: Any, run_a: str, run_b: str, sample_id: str, epoch: int = 1
+                 ) -> dict[str, Any]:
+    """One sample in two runs, for looking at a flip."""
+    return {"a": sample_view(store, run_a, sample_id, epoch),
+            "b": sample_view(store, run_b, sample_id, epoch)}
