@@ -27,6 +27,8 @@ COMMANDS = {
                  "Name and pin the runs that gates compare against."),
     "plan": ("evalstack.cli.plan", "plan_command",
              "Samples needed, detectable effects and cost, before spending money."),
+    "report": ("evalstack.cli.report", "report_command",
+               "Write runs to one self-contained HTML file (no network, no scripts)."),
     "view": ("evalstack.cli.view", "view_command",
              "Browse runs in a local web viewer (JSON twins under /api)."),
     "judge": ("evalstack.cli.judge", "judge_command",
