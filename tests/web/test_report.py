@@ -52,7 +52,7 @@ def test_report_command_shows_the_numbers_show_prints(tmp_path, monkeypatch):
     assert run_id in html and "<script" not in html.lower()
     # offline: nothing to fetch, and its own policy forbids fetching anything
     assert "http://" not in html and "https://" not in html
-    assert "content-security-policy content=\"default-src 'none'" in html
+    assert "content-security-policy content=\"default-src 'none'" in html.lower()
 
 
 def test_report_of_an_unknown_run_is_a_clear_error(tmp_path, monkeypatch):
