@@ -1,4 +1,4 @@
-"""What the store keeps: one record per run, one per sample-epoch, one per named baseline.
+"""What the store keeps: one record per run, per sample-epoch, per named baseline, per label.
 
 These are frozen, slotted dataclasses because a run writes and reads many of them; the store's
 tables have one column per field (``store/tables.py``), so adding a field here means adding a
@@ -120,6 +120,37 @@ class BaselineRecord:
     created_at: datetime
     updated_at: datetime
     note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LabelRecord:
+    """A person's judgement of one sample: a rating, or a blind preference between two runs.
+
+    Attributes:
+        run_id / sample_id / epoch: the sample labelled (for a preference, run A's).
+        kind: ``"rating"`` (thumbs, per-criterion ratings, comment) or ``"pairwise"``.
+        labeller: who labelled it, as they gave their name.
+        created_at: when, timezone-aware UTC.
+        other_run_id: run B of a pairwise preference.
+        preference: ``"a"``, ``"b"`` or ``"tie"`` (pairwise).
+        thumbs: +1 or -1 (rating), if given.
+        ratings: criterion -> 1-5 (rating), if given.
+        comment: free text, if given.
+        id: the store's id once stored.
+    """
+
+    run_id: str
+    sample_id: str
+    epoch: int
+    kind: str
+    labeller: str
+    created_at: datetime
+    other_run_id: str | None = None
+    preference: str | None = None
+    thumbs: int | None = None
+    ratings: dict[str, int] | None = None
+    comment: str | None = None
+    id: int | None = None
 
 
 class ScoreRow(NamedTuple):

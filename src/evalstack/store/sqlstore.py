@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from collections.abc import Iterator, Sequence
@@ -11,11 +12,17 @@ from typing import Any, get_args
 import sqlalchemy as sa
 
 from evalstack.core.errors import EvalstackError, UserError
-from evalstack.core.records import BaselineRecord, RunRecord, SampleRecord, ScoreRow
+from evalstack.core.records import (
+    BaselineRecord,
+    LabelRecord,
+    RunRecord,
+    SampleRecord,
+    ScoreRow,
+)
 from evalstack.core.results import RunStatus
 from evalstack.core.text import clean_text
 from evalstack.store import _rows, connect
-from evalstack.store.tables import baselines, response_cache, runs, samples
+from evalstack.store.tables import baselines, labels, response_cache, runs, samples
 
 _STATUSES = frozenset(get_args(RunStatus))
 _CHUNK = 1000  # rows per query when streaming samples
@@ -342,6 +349,46 @@ class Store:
         with self._engine.connect() as conn:
             total, errored = conn.execute(query).one()
         return int(total), int(errored)
+
+    # -- human labels ----------------------------------------------------------------------
+
+    def add_label(self, label: LabelRecord) -> LabelRecord:
+        """Store a human label (text is cleaned); returns it with its id."""
+        row = {
+            "run_id": label.run_id, "sample_id": label.sample_id, "epoch": label.epoch,
+            "kind": label.kind, "other_run_id": label.other_run_id,
+            "preference": label.preference, "thumbs": label.thumbs,
+            "ratings": dict(label.ratings) if label.ratings is not None else None,
+            "comment": clean_text(label.comment) if label.comment is not None else None,
+            "labeller": clean_text(label.labeller), "created_at": label.created_at,
+        }
+        with connect.write_transaction(self._engine) as conn:
+            new_id = conn.execute(sa.insert(labels).values(**row)).inserted_primary_key[0]
+        return dataclasses.replace(label, id=int(new_id), comment=row["comment"],
+                                   labeller=row["labeller"])
+
+    def list_labels(self, run_id: str | None = None, kind: str | None = None
+                    ) -> list[LabelRecord]:
+        """Labels oldest first, of one run (as run A or B) and of one kind if given."""
+        query = sa.select(labels).order_by(labels.c.id)
+        if run_id is not None:
+            query = query.where(sa.or_(labels.c.run_id == run_id,
+                                       labels.c.other_run_id == run_id))
+        if kind is not None:
+            query = query.where(labels.c.kind == kind)
+        with self._engine.connect() as conn:
+            return [LabelRecord(**{**r, "created_at": _rows.to_utc(r["created_at"])})
+                    for r in conn.execute(query).mappings()]
+
+    def labelled_keys(self, run_id: str, labeller: str, kind: str = "rating",
+                      other_run_id: str | None = None) -> set[tuple[str, int]]:
+        """(sample_id, epoch) this labeller has already labelled in the run."""
+        query = sa.select(labels.c.sample_id, labels.c.epoch).where(
+            labels.c.run_id == run_id, labels.c.labeller == labeller, labels.c.kind == kind)
+        if other_run_id is not None:
+            query = query.where(labels.c.other_run_id == other_run_id)
+        with self._engine.connect() as conn:
+            return {(sid, ep) for sid, ep in conn.execute(query)}
 
     # -- baselines -------------------------------------------------------------------------
 

@@ -105,3 +105,23 @@ baselines = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("note", sa.Text, nullable=True),
 )
+
+labels = sa.Table(
+    "labels",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("sample_id", sa.Text, nullable=False),
+    sa.Column("epoch", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("other_run_id", sa.String(32), sa.ForeignKey("runs.id", ondelete="CASCADE"),
+              nullable=True),
+    sa.Column("preference", sa.String(8), nullable=True),
+    sa.Column("thumbs", sa.Integer, nullable=True),
+    sa.Column("ratings", sa.JSON, nullable=True),
+    sa.Column("comment", sa.Text, nullable=True),
+    sa.Column("labeller", sa.String(128), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_labels_run_id_sample_id_epoch", "run_id", "sample_id", "epoch"),
+)

@@ -22,6 +22,7 @@ from fastapi.templating import Jinja2Templates
 
 from evalstack.core.errors import UserError
 from evalstack.web import data
+from evalstack.web.labels import add_label_routes
 from evalstack.web.security import Guard, allowed_hosts
 
 _HERE = resources.files("evalstack.web")
@@ -216,4 +217,5 @@ def create_app(store_url: str | None = None, *, host: str = "127.0.0.1", port: i
         view = api_side_by_side(request, a, b, id, epoch)
         return templates.TemplateResponse(request, "side_by_side.html", view)
 
+    add_label_routes(app, templates)
     return Guard(app, allowed_hosts(host, port), token)

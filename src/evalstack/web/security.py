@@ -9,7 +9,7 @@
 - **Token**: when the viewer listens beyond loopback, every request must carry the access
   token, as ``?token=`` once (then a cookie) or an ``Authorization: Bearer`` header.
 - **Headers**: a Content-Security-Policy without inline scripts or styles, ``nosniff``, no
-  referrer, no framing.
+  referrer to other sites, no framing.
 """
 
 from __future__ import annotations
@@ -36,7 +36,9 @@ CONTENT_SECURITY_POLICY = (
 SECURITY_HEADERS = (
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
+    # same-origin, not no-referrer: with no-referrer the browser sends "Origin: null" on the
+    # viewer's own form posts, and the Origin check could not tell them from a forgery
+    (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
     (b"cross-origin-opener-policy", b"same-origin"),
 )

@@ -1,0 +1,87 @@
+"""Labelling in the viewer: the rating queue, blind pairwise votes, CSRF, and the store."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from evalstack.store import Store
+from evalstack.web.app import create_app
+from tests.analysis.helpers import mock_run, write_dataset
+
+BASE = "http://127.0.0.1:8765"
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch):
+    store = tmp_path / "store.db"
+    monkeypatch.setenv("EVALSTACK_STORE", str(store))
+    data = write_dataset(tmp_path / "items.jsonl", 8)
+    a = mock_run(tmp_path, data, "a", [True] * 8)
+    b = mock_run(tmp_path, data, "b", [False] * 8)
+    return str(store), a, b
+
+
+def _csrf(html):
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def _client(store):
+    return TestClient(create_app(store), base_url=BASE, headers={"origin": BASE})
+
+
+def test_rating_queue_stores_labels_with_name_and_time(runs):
+    store, a, _ = runs
+    with _client(store) as client:
+        page = client.get("/label", params={"run": a, "labeller": "ana"})
+        assert "s0000" in page.text and "rating_accuracy" in page.text
+        saved = client.post("/label", data={
+            "csrf": _csrf(page.text), "run": a, "sample_id": "s0000", "epoch": 1,
+            "labeller": "ana", "thumbs": "up", "rating_accuracy": "5", "rating_clarity": "4",
+            "comment": "<b>fine</b>"}, follow_redirects=False)
+        assert saved.status_code == 303
+        following = client.get(saved.headers["location"])
+        labels = client.get("/api/labels", params={"run": a}).json()
+    assert "s0001" in following.text and "1 of 8 done by ana" in following.text
+    assert len(labels) == 1
+    label = labels[0]
+    assert (label["labeller"], label["thumbs"], label["ratings"]) == (
+        "ana", 1, {"accuracy": 5, "clarity": 4})
+    assert label["comment"] == "<b>fine</b>" and label["created_at"].startswith("20")
+
+
+def test_a_post_without_the_csrf_token_or_from_elsewhere_is_refused(runs):
+    store, a, _ = runs
+    form = {"run": a, "sample_id": "s0000", "epoch": 1, "labeller": "ana", "thumbs": "up"}
+    with _client(store) as client:
+        assert client.post("/label", data=form).status_code == 403
+        assert client.post("/label", data={**form, "csrf": "guess"}).status_code == 403
+    with TestClient(create_app(store), base_url=BASE) as client:  # no Origin header
+        assert client.post("/label", data=form).status_code == 403
+    with Store.open(store) as st:
+        assert st.list_labels() == []
+
+
+def test_blind_pairwise_votes_map_back_to_the_runs(runs):
+    store, a, b = runs
+    shown_left = []
+    with _client(store) as client:
+        for _ in range(8):
+            page = client.get("/label/pairwise", params={"a": a, "b": b, "labeller": "bo"})
+            assert "mock/scripted" not in page.text and a not in page.text.split("<form")[0]
+            left = re.search(r"<h2>Left</h2><pre class=\"text output\">([^<]*)<", page.text)[1]
+            # vote for the right answer ("aN"), wherever it was shown
+            choice = "left" if left.startswith("a") else "right"
+            shown_left.append(choice)
+            sample = re.search(r'name="sample_id" value="([^"]+)"', page.text)[1]
+            client.post("/label/pairwise", data={
+                "csrf": _csrf(page.text), "a": a, "b": b, "sample_id": sample, "epoch": 1,
+                "labeller": "bo", "choice": choice})
+        done = client.get("/label/pairwise", params={"a": a, "b": b, "labeller": "bo"})
+        labels = client.get("/api/labels", params={"kind": "pairwise"}).json()
+    assert "Nothing left to compare" in done.text
+    assert len(labels) == 8 and {lb["preference"] for lb in labels} == {"a"}
+    assert {lb["other_run_id"] for lb in labels} == {b}
+    assert set(shown_left) == {"left", "right"}  # the order varies: position tells nothing
