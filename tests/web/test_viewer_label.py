@@ -85,3 +85,44 @@ def test_blind_pairwise_votes_map_back_to_the_runs(runs):
     assert len(labels) == 8 and {lb["preference"] for lb in labels} == {"a"}
     assert {lb["other_run_id"] for lb in labels} == {b}
     assert set(shown_left) == {"left", "right"}  # the order varies: position tells nothing
+
+
+def test_judge_validate_uses_the_viewers_labels(runs, tmp_path):
+    import json
+    import shutil
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from evalstack.cli.main import cli
+    from evalstack.datasets.store_labels import labels_from_store
+
+    store, a, b = runs
+    with _client(store) as client:
+        for i, ratings in enumerate([("5", "5", "4"), ("1", "2", "1"), ("4", "4", "4")]):
+            page = client.get("/label", params={"run": a, "labeller": "ana"})
+            client.post("/label", data={
+                "csrf": _csrf(page.text), "run": a, "sample_id": f"s{i:04d}", "epoch": 1,
+                "labeller": "ana", **dict(zip(("rating_accuracy", "rating_completeness",
+                                               "rating_clarity"), ratings, strict=True))})
+        page = client.get("/label/pairwise", params={"a": a, "b": b, "labeller": "bo"})
+        sample = re.search(r'name="sample_id" value="([^"]+)"', page.text)[1]
+        client.post("/label/pairwise", data={"csrf": _csrf(page.text), "a": a, "b": b,
+                                             "sample_id": sample, "epoch": 1, "labeller": "bo",
+                                             "choice": "tie"})
+    with Store.open(store) as st:
+        rated = labels_from_store(st, a)
+        votes = labels_from_store(st, a, "pairwise")
+    assert rated.kind == "pointwise" and rated.scale == (1.0, 5.0)
+    assert [round(i.human, 3) for i in rated.items] == [4.667, 1.333, 4.0]
+    assert votes.kind == "pairwise" and votes.items[0].preference == "tie"
+    assert (votes.items[0].answer_a, votes.items[0].answer_b) == ("a0", "wrong")
+    root = Path(__file__).resolve().parents[2]
+    judge = tmp_path / "keyword_judge.py"
+    shutil.copy(root / "examples" / "judging" / "keyword_judge.py", judge)
+    result = CliRunner().invoke(cli, ["judge", "validate", f"store:{a}", "--store", store,
+                                      "--judge", f"python/{judge}:grade", "--probes", "none",
+                                      "--json", "--resamples", "200"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["n_items"] == 3 and report["labels"] == f"labels of {a}"

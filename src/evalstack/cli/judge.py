@@ -148,7 +148,8 @@ def validate_command(labels: str, judge_spec: str, judge_args: tuple[str, ...], 
 
     LABELS holds items with a human score (pointwise) or a human preference between two
     answers (pairwise): an evalstack JSONL file, or LLMBar, SummaC, UniEval (QAGS) and
-    Topical-Chat files as published. The report gives, each with an interval:
+    Topical-Chat files as published, or store:RUN for the labels collected in the viewer
+    (evalstack view, then Label) on that run. The report gives, each with an interval:
 
     \b
       agreement      accuracy, Cohen's kappa, Spearman's rho, confusion matrix
@@ -191,7 +192,10 @@ def validate_command(labels: str, judge_spec: str, judge_args: tuple[str, ...], 
     config = ValidationConfig(threshold=threshold, probes=chosen, probe_limit=probe_limit,
                               n_resamples=resamples, seed=seed)
     human_scale = _parse_scale(scale) if scale else None
-    data = load_labels(labels, fmt, limit=limit, scale=human_scale)
+    if labels.startswith("store:"):
+        data = _stored_labels(store, labels.removeprefix("store:"), limit)
+    else:
+        data = load_labels(labels, fmt, limit=limit, scale=human_scale)
     args = parse_kv(judge_args, "--judge-arg")
     with _reply_cache(store, no_cache) as cache:
         model = JudgeModel(judge_spec, args, max_attempts=max_attempts, cache=cache)
@@ -210,6 +214,20 @@ def validate_command(labels: str, judge_spec: str, judge_args: tuple[str, ...], 
         from evalstack.cli.judge_report import print_report
 
         print_report(report)
+
+
+def _stored_labels(store_url: str | None, run_ref: str, limit: int | None) -> Any:
+    """Labels collected in the viewer for a run (``store:RUN``)."""
+    import dataclasses
+
+    from evalstack.datasets.store_labels import labels_from_store
+    from evalstack.store import Store
+
+    with Store.open(store_url) as st:
+        data = labels_from_store(st, run_ref)
+    if limit is not None:
+        data = dataclasses.replace(data, items=data.items[:limit])
+    return data
 
 
 def _parse_scale(text: str) -> tuple[float, float]:

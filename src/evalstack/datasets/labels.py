@@ -214,7 +214,7 @@ def load_labels(
     fixed = given_scale or _FIXED_SCALES.get(fmt)
     final_scale = fixed or _infer_scale(p, items)
     _check_in_scale(p, items, final_scale, given=given_scale is not None)
-    levels = _levels([item.human for item, _ in items if item.human is not None], final_scale)
+    levels = scale_levels([item.human for item, _ in items if item.human is not None], final_scale)
     kept = items if limit is None else items[:limit]
     return HumanLabels("pointwise", tuple(item for item, _ in kept), final_scale, levels, name)
 
@@ -515,7 +515,7 @@ def _check_in_scale(path: Path, items: list[tuple[LabelItem, str]],
             )
 
 
-def _levels(values: list[float], scale: tuple[float, float]) -> tuple[float, ...]:
+def scale_levels(values: list[float], scale: tuple[float, float]) -> tuple[float, ...]:
     """The distinct values and the scale's ends, sorted; near-equal values merged."""
     out: list[float] = []
     for v in sorted([*values, *scale]):
