@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -126,3 +127,20 @@ def test_judge_validate_uses_the_viewers_labels(runs, tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["n_items"] == 3 and report["labels"] == f"labels of {a}"
+
+
+def test_label_pages_have_json_twins(runs):
+    store, a, b = runs
+    with _client(store) as client:
+        rating = client.get("/api/label/next", params={"run": a, "labeller": "ana"}).json()
+        pair = client.get("/api/label/pairwise/next",
+                          params={"a": a, "b": b, "labeller": "bo"}).json()
+        spec = client.get("/api/openapi.json").json()
+    assert rating["sample"]["sample_id"] == "s0000" and rating["total"] == 8
+    assert rating["criteria"] == ["accuracy", "completeness", "clarity"]
+    assert {pair["sample"]["left"], pair["sample"]["right"]} == {"a0", "wrong"}
+    assert "mock" not in json.dumps(pair["sample"])  # blind: no model names
+    for path in ("/api/runs", "/api/runs/{run_id}", "/api/runs/{run_id}/sample",
+                 "/api/compare", "/api/compare/sample", "/api/label/next",
+                 "/api/label/pairwise/next", "/api/labels"):
+        assert path in spec["paths"], path

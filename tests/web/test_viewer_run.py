@@ -117,3 +117,18 @@ def test_judge_rationale_and_provenance_on_the_sample_page(tmp_path):
         page = client.get(f"/runs/{run_id}/sample", params={"id": "q1"}).text
     assert "Wrong &lt;b&gt;sum&lt;/b&gt;." in page
     assert f"judge python/{judge}:grade" in page and "accuracy 1, completeness 2, clarity 3" in page
+
+
+def test_filters_by_score_across_pages(run):
+    url, run_id = run
+    with _client(url) as client:
+        failed = client.get(f"/api/runs/{run_id}", params={"score": "exact_match<1",
+                                                          "limit": 30}).json()
+        rest = client.get(f"/api/runs/{run_id}", params={"score": "exact_match<1",
+                                                        **failed["next"]}).json()
+        bad = client.get(f"/api/runs/{run_id}", params={"score": "exact_match~1"})
+    ids = [s["sample_id"] for s in failed["samples"] + rest["samples"]]
+    assert ids == [f"s{i:03d}" for i in range(0, 120, 3)]  # every third target is "x"
+    assert all(s["scores"]["exact_match"] == 0.0 for s in failed["samples"])
+    assert rest["next"] is None
+    assert bad.status_code == 400 and "exact_match<1" in bad.json()["detail"]

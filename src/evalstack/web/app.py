@@ -119,12 +119,17 @@ def create_app(store_url: str | None = None, *, host: str = "127.0.0.1", port: i
         })
 
     def run_data(request: Request, run_id: str, after_id: str | None, after_epoch: int | None,
-                 category: str | None, errors: str | None, limit: int) -> dict[str, Any]:
+                 category: str | None, errors: str | None, limit: int,
+                 score: str | None = None) -> dict[str, Any]:
         after = (after_id, after_epoch if after_epoch is not None else 0) if after_id else None
         only = {"only": True, "none": False}.get(errors or "")
         try:
+            rule = data.score_filter(score)
+        except ValueError as exc:
+            raise HTTPException(400, f"score: {exc}.") from None
+        try:
             return data.run_view(request.app.state.store, run_id, after=after, limit=limit,
-                                 category=category or None, errors=only)
+                                 category=category or None, errors=only, score=rule)
         except UserError as exc:
             raise HTTPException(404, str(exc)) from None
 
@@ -134,19 +139,22 @@ def create_app(store_url: str | None = None, *, host: str = "127.0.0.1", port: i
                 after_epoch: int | None = Query(None, description="... and this epoch."),
                 category: str | None = Query(None, description="Only this category."),
                 errors: str | None = Query(None, description="'only' or 'none'."),
+                score: str | None = Query(None, description="e.g. exact_match<1 or "
+                                                            "llm_judge>=0.75"),
                 limit: int = Query(50, ge=1, le=500, description="Samples per page.")
                 ) -> dict[str, Any]:
         """The run page as JSON: spec, metrics and categories with intervals, latency, cost,
         and one page of samples; ``next`` holds the parameters of the next page."""
-        return run_data(request, run_id, after_id, after_epoch, category, errors, limit)
+        return run_data(request, run_id, after_id, after_epoch, category, errors, limit, score)
 
     @app.get("/runs/{run_id}", include_in_schema=False, response_class=HTMLResponse)
     def run_page(request: Request, run_id: str, after_id: str | None = None,
                  after_epoch: int | None = None, category: str | None = None,
-                 errors: str | None = None) -> Any:
-        view = run_data(request, run_id, after_id, after_epoch, category, errors, 50)
+                 errors: str | None = None, score: str | None = None) -> Any:
+        view = run_data(request, run_id, after_id, after_epoch, category, errors, 50, score)
         return templates.TemplateResponse(request, "run.html", {
-            **view, "filters": {"category": category or "", "errors": errors or ""},
+            **view, "filters": {"category": category or "", "errors": errors or "",
+                                "score": score or ""},
         })
 
     def sample_data(request: Request, run_id: str, sample_id: str, epoch: int

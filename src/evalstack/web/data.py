@@ -68,17 +68,64 @@ def _score_cells(scores: dict[str, Any]) -> dict[str, Any]:
     return {name: (s.get("value") if isinstance(s, dict) else s) for name, s in scores.items()}
 
 
+def score_filter(text: str | None) -> tuple[str, str, float] | None:
+    """``"exact_match<1"`` (or ``<=``, ``>``, ``>=``, ``=``) as (metric, operator, value).
+
+    Examples:
+        >>> score_filter("llm_judge<=0.5")
+        ('llm_judge', '<=', 0.5)
+        >>> score_filter("") is None
+        True
+    """
+    if not text:
+        return None
+    import re
+
+    m = re.fullmatch(r"\s*([^<>=\s]+)\s*(<=|>=|<|>|=)\s*(-?[0-9.]+)\s*", text)
+    if m is None:
+        raise ValueError(f"a score filter looks like exact_match<1 or llm_judge>=0.75; "
+                         f"received {text[:60]!r}")
+    return m.group(1), m.group(2), float(m.group(3))
+
+
+def _passes(record: Any, rule: tuple[str, str, float]) -> bool:
+    name, op, bound = rule
+    score = record.scores.get(name)
+    value = score.get("value") if isinstance(score, dict) else score
+    if not isinstance(value, int | float):
+        return False
+    return {"<": value < bound, "<=": value <= bound, ">": value > bound,
+            ">=": value >= bound, "=": value == bound}[op]
+
+
+def _filtered_page(store: Any, run_id: str, after: tuple[str, int] | None, limit: int,
+                   category: str | None, errors: bool | None,
+                   score: tuple[str, str, float] | None) -> tuple[list[Any], bool]:
+    """Up to ``limit`` samples after ``after`` that pass the filters, and whether more do.
+
+    Category and errors filter in the database; a score filter reads on in chunks."""
+    if score is None:
+        page = store.sample_page(run_id, after=after, limit=limit + 1, category=category,
+                                 errors=errors)
+        return page[:limit], len(page) > limit
+    found: list[Any] = []
+    while True:
+        chunk = store.sample_page(run_id, after=after, limit=500, category=category,
+                                  errors=errors)
+        found += [r for r in chunk if _passes(r, score)]
+        if len(found) > limit or len(chunk) < 500:
+            return found[:limit], len(found) > limit
+        after = (chunk[-1].sample_id, chunk[-1].epoch)
+
+
 def run_view(store: Any, run_id: str, *, after: tuple[str, int] | None = None,
-             limit: int = 50, category: str | None = None,
-             errors: bool | None = None) -> dict[str, Any]:
+             limit: int = 50, category: str | None = None, errors: bool | None = None,
+             score: tuple[str, str, float] | None = None) -> dict[str, Any]:
     """The run page: the run's row, its full spec, per-category metrics, latency and cost,
     and one page of samples (``next`` is the key of the page after, or ``None``)."""
     run = store.resolve_run(run_id)
     summary = run.summary or {}
-    page = store.sample_page(run.id, after=after, limit=limit + 1, category=category,
-                             errors=errors)
-    more = len(page) > limit
-    page = page[:limit]
+    page, more = _filtered_page(store, run.id, after, limit, category, errors, score)
     total, errored = store.count_samples(run.id)
     categories = {
         cat: {name: {k: m.get(k) for k in ("estimate", "ci_low", "ci_high", "n")}

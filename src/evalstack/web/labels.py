@@ -155,8 +155,7 @@ def add_label_routes(app: FastAPI, templates: Jinja2Templates) -> None:
         query = urlencode({"run": run, "labeller": name, "rubric": rubric})
         return RedirectResponse(f"/label?{query}", status_code=303)
 
-    @app.get("/label/pairwise", include_in_schema=False, response_class=HTMLResponse)
-    def pairwise_page(request: Request, a: str, b: str, labeller: str) -> Any:
+    def pairwise_queue(request: Request, a: str, b: str, labeller: str) -> dict[str, Any]:
         name = _labeller(labeller)
         store = request.app.state.store
         try:
@@ -166,15 +165,27 @@ def add_label_routes(app: FastAPI, templates: Jinja2Templates) -> None:
         done = store.labelled_keys(run_a.id, name, "pairwise", other_run_id=run_b.id)
         sample_a, sample_b = _next_sample(store, run_a.id, done, other=run_b.id)
         view: dict[str, Any] = {"a": run_a.id, "b": run_b.id, "labeller": name,
-                                "labelled": len(done), "csrf": request.app.state.csrf,
-                                "sample": None}
+                                "labelled": len(done), "sample": None}
         if sample_a is not None:
             left_a = left_is_a(request, run_a.id, run_b.id, sample_a.sample_id, sample_a.epoch)
             left, right = (sample_a, sample_b) if left_a else (sample_b, sample_a)
             view["sample"] = {"sample_id": sample_a.sample_id, "epoch": sample_a.epoch,
                               "input": sample_a.input, "left": left.output,
                               "right": right.output}
-        return templates.TemplateResponse(request, "label_pairwise.html", view)
+        return view
+
+    @app.get("/api/label/pairwise/next", tags=["labels"],
+             summary="The next pair to vote on, blind")
+    def api_pairwise_next(request: Request, a: str, b: str, labeller: str) -> dict[str, Any]:
+        """Two outputs for one input in an order that hides which run wrote which (``left``,
+        ``right``); ``sample`` is null when every shared sample has this labeller's vote."""
+        return pairwise_queue(request, a, b, labeller)
+
+    @app.get("/label/pairwise", include_in_schema=False, response_class=HTMLResponse)
+    def pairwise_page(request: Request, a: str, b: str, labeller: str) -> Any:
+        view = pairwise_queue(request, a, b, labeller)
+        return templates.TemplateResponse(request, "label_pairwise.html",
+                                          {**view, "csrf": request.app.state.csrf})
 
     @app.post("/label/pairwise", include_in_schema=False)
     def save_preference(request: Request, csrf: str = Form(""), a: str = Form(...),
