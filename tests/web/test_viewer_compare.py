@@ -51,3 +51,12 @@ def test_compare_of_one_run_is_a_clear_400(two_runs):
         empty = client.get("/compare")
     assert response.status_code == 400 and "at least two runs" in response.json()["detail"]
     assert empty.status_code == 200  # the form, with nothing compared yet
+
+
+def test_compare_page_links_its_json_twin(two_runs):
+    store, a, b = two_runs
+    with TestClient(create_app(store), base_url=BASE) as client:
+        page = client.get("/compare", params={"runs": [a, b]}).text
+        href = page.split('href="/api/compare?')[1].split('"')[0].replace("&amp;", "&")
+        twin = client.get(f"/api/compare?{href}")
+    assert twin.status_code == 200 and twin.json()["runs"] == [a, b]
