@@ -77,4 +77,7 @@ def test_runs_page_in_chromium_filters_and_runs_no_injected_script(tmp_path, liv
     assert page.evaluate("window.__xss === undefined") and dialogs == []
     # the pages' own markup breaks no rule of their policy (no inline script or style)
     assert csp_violations == []
+    executions = page.evaluate("window.__xss || 0")
+    (artifacts_dir() / "xss.txt").write_text(f"script executions: {executions}\n")
+    assert executions == 0
     page.close()
