@@ -180,20 +180,21 @@ def test_a_store_at_0001_upgrades_to_baselines_and_keeps_its_runs(store_url: str
     with Store.open(store_url) as store:
         with store.engine.connect() as conn:
             version = conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
-        assert version == store_connect.packaged_revisions()[-1] == "0002"
+        assert version == store_connect.packaged_revisions()[-1]
         kept = store.get_run(run.id)  # write_samples moved its updated_at
         assert replace(kept, updated_at=run.updated_at) == run
         assert store.count_samples(run.id) == (1, 0)
         assert store.set_baseline("prod", run.id).run_id == run.id
         assert store.resolve_run("prod").id == run.id
-    # and back down: 0002's downgrade drops only the baselines table
+    # and back down, one step at a time: 0003 drops only labels, 0002 only baselines
     engine = store_connect.create_engine(store_connect.resolve_url(store_url))
     try:
-        with store_connect.write_transaction(engine) as conn:
-            command.downgrade(_alembic_config(conn), "0001")
-        with engine.connect() as conn:
-            tables = set(sa.inspect(conn).get_table_names())
-        assert "baselines" not in tables and {"runs", "samples"} <= tables
+        for target, gone, kept in (("0002", "labels", "baselines"), ("0001", "baselines", "runs")):
+            with store_connect.write_transaction(engine) as conn:
+                command.downgrade(_alembic_config(conn), target)
+            with engine.connect() as conn:
+                tables = set(sa.inspect(conn).get_table_names())
+            assert gone not in tables and {kept, "runs", "samples"} <= tables
     finally:
         engine.dispose()
 
