@@ -144,10 +144,11 @@ def add_label_routes(app: FastAPI, templates: Jinja2Templates) -> None:
                     ratings[c] = int(value)
             if thumbs not in ("", "up", "down"):
                 raise HTTPException(400, f"thumbs must be up or down; received {thumbs!r}.")
-            if store.get_sample(store.resolve_run(run).id, sample_id, epoch) is None:
+            run_id = store.resolve_run(run).id
+            if store.get_sample(run_id, sample_id, epoch) is None:
                 raise HTTPException(404, f"Run {run} has no sample {sample_id!r}.")
             store.add_label(LabelRecord(
-                run_id=store.resolve_run(run).id, sample_id=sample_id, epoch=epoch,
+                run_id=run_id, sample_id=sample_id, epoch=epoch,
                 kind="rating", labeller=name, created_at=datetime.now(UTC),
                 thumbs={"up": 1, "down": -1}.get(thumbs), ratings=ratings or None,
                 comment=comment.strip() or None,
