@@ -282,12 +282,6 @@ def _shared_items(store_url: str | None, run_a: str, run_b: str, limit: int | No
     from evalstack.core.errors import UserError
     from evalstack.store import Store
 
-    def text(value: Any) -> str:
-        if isinstance(value, str):
-            return value
-        users = [m.get("content", "") for m in value or [] if m.get("role") == "user"]
-        return str(users[-1]) if users else ""
-
     with Store.open(store_url) as st:
         a, b = st.resolve_run(run_a), st.resolve_run(run_b)
         outputs_b = {(r.sample_id, r.epoch): r.output for r in st.iter_samples(b.id, errors=False)}
@@ -296,10 +290,9 @@ def _shared_items(store_url: str | None, run_a: str, run_b: str, limit: int | No
             key = (r.sample_id, r.epoch)
             if key not in outputs_b:
                 continue
-            target = r.target if isinstance(r.target, str) else "\n".join(r.target)
-            items.append({"sample_id": r.sample_id, "epoch": r.epoch, "question": text(r.input),
-                          "a": r.output, "b": outputs_b[key],
-                          "reference": target if reference and target else None})
+            items.append({"sample_id": r.sample_id, "epoch": r.epoch,
+                          "question": r.input_text(), "a": r.output, "b": outputs_b[key],
+                          "reference": r.target_text() if reference else None})
             if limit is not None and len(items) >= limit:
                 break
     if not items:

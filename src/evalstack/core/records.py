@@ -60,6 +60,23 @@ class SampleRecord:
     model_version: str | None = None
     choices: list[str] | None = None
 
+    def input_text(self) -> str:
+        """The input as plain text (the last user message for chat input).
+
+        Examples:
+            >>> SampleRecord("q", 1, [{"role": "user", "content": "hi"}], "", "", {}).input_text()
+            'hi'
+        """
+        if isinstance(self.input, str):
+            return self.input
+        users = [m.get("content", "") for m in self.input if m.get("role") == "user"]
+        return str(users[-1]) if users else ""
+
+    def target_text(self) -> str | None:
+        """The target as one text (several acceptable answers one per line), or ``None``."""
+        text = self.target if isinstance(self.target, str) else "\n".join(self.target)
+        return text or None
+
 
 @dataclass(frozen=True, slots=True)
 class RunRecord:

@@ -19,18 +19,6 @@ from evalstack.core.errors import ConfigError
 from evalstack.datasets.labels import HumanLabels, LabelItem, scale_levels
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    users = [m.get("content", "") for m in value or [] if m.get("role") == "user"]
-    return str(users[-1]) if users else ""
-
-
-def _target(value: Any) -> str | None:
-    text = value if isinstance(value, str) else "\n".join(value or [])
-    return text or None
-
-
 def labels_from_store(store: Any, run_ref: str, kind: str | None = None) -> HumanLabels:
     """The viewer's labels of ``run_ref`` (``kind``: ``"rating"`` or ``"pairwise"``; by
     default ratings when there are any).
@@ -79,8 +67,8 @@ def _ratings(store: Any, run: Any, labels: list[Any]) -> HumanLabels:
         if sample is None:
             continue
         items.append(LabelItem(
-            id=f"{sample_id}#{epoch}", input=_text(sample.input), answer=sample.output,
-            human=fmean(values), reference=_target(sample.target), model=run.model,
+            id=f"{sample_id}#{epoch}", input=sample.input_text(), answer=sample.output,
+            human=fmean(values), reference=sample.target_text(), model=run.model,
             category=sample.category,
         ))
     humans = [i.human for i in items if i.human is not None]
@@ -97,8 +85,8 @@ def _pairwise(store: Any, run: Any, labels: list[Any]) -> HumanLabels:
             continue
         other = store.resolve_run(lb.other_run_id)
         items.append(LabelItem(
-            id=f"{lb.sample_id}#{lb.epoch}#{lb.id}", input=_text(a.input), answer_a=a.output,
-            answer_b=b.output, preference=lb.preference, reference=_target(a.target),
+            id=f"{lb.sample_id}#{lb.epoch}#{lb.id}", input=a.input_text(), answer_a=a.output,
+            answer_b=b.output, preference=lb.preference, reference=a.target_text(),
             model_a=run.model, model_b=other.model, category=a.category,
         ))
     return HumanLabels("pairwise", tuple(items), None, None, f"votes on {run.id}")

@@ -139,6 +139,7 @@ class JudgeModel:
         self._lock: asyncio.Lock | None = None
         self._rng = random.Random(seed)
         self.cache = cache
+        self._keys: Any = None
 
     def describe(self) -> dict[str, Any]:
         """The judge's model and non-secret arguments, as stored with a scorer's spec."""
@@ -254,9 +255,11 @@ class JudgeModel:
                    structured: StructuredOutput | None) -> str | None:
         if key is None or self.cache is None:
             return None
-        from evalstack.runner.cache import KeySpace
+        if self._keys is None:  # the provider's identity is hashed once, not per call
+            from evalstack.runner.cache import KeySpace
 
-        return KeySpace(provider.identity()).key({
+            self._keys = KeySpace(provider.identity())
+        return self._keys.key({
             "op": "judge", "key": key, "max_tokens": self.max_tokens,
             "temperature": self.temperature, "seed": self.seed,
             "structured": None if structured is None else structured.to_dict(),
@@ -267,5 +270,6 @@ class JudgeModel:
         if self._provider is not None and self._owned:
             await self._provider.aclose()
             self._provider = None
+            self._keys = None
         self._gate = None  # bound to this event loop; a later run makes new ones
         self._lock = None
