@@ -13,6 +13,7 @@
     ├── ProviderError           one model call failed; ``retryable`` says if a retry may help
     ├── RunFailedError          the run's error budget was exceeded (exit 6)
     └── InterruptedRunError     Ctrl-C; the run is stored and resumable (exit 130)
+        └── TerminatedRunError  SIGTERM, handled as Ctrl-C (exit 143)
 
 Every message says what was expected, what was received, and how to fix it.
 """
@@ -132,6 +133,12 @@ class InterruptedRunError(EvalstackError):
     """The run was interrupted (Ctrl-C); what finished is stored and the run can be resumed."""
 
     exit_code = 130
+
+
+class TerminatedRunError(InterruptedRunError):
+    """The run got SIGTERM (CI runners, systemd, Kubernetes, ``timeout``); stored, resumable."""
+
+    exit_code = 143
 
 
 def validation_problems(exc: object, prefix: str = "") -> str:

@@ -51,6 +51,11 @@ class TaskResult(_Frozen):
     run_id: str
     dataset_hash: str
     status: RunStatus = "completed"
+    provider_notes: dict[str, Any] = Field(
+        default_factory=dict,
+        description="what the provider negotiated with the server during the run, e.g. "
+                    "which structured-output form it accepted",
+    )
 
 
 class EvalResult(_Frozen):

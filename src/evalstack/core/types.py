@@ -6,6 +6,7 @@ Everything that is serialized (configs, results) is a pydantic model in ``result
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import types
 from collections.abc import Mapping
@@ -75,6 +76,9 @@ class Capability(enum.StrEnum):
 
     GENERATE = "generate"
     LOGLIKELIHOOD = "loglikelihood"
+    #: The model takes a conversation and answers as an assistant (a chat template or a chat
+    #: API), rather than continuing raw text. Tasks with a chat form pick it for such models.
+    CHAT = "chat"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +116,14 @@ class StructuredOutput:
         return {"name": self.name, "json_schema": self.json_schema, "grammar": self.grammar}
 
 
+#: The generation default every provider gets when nothing sets one (docs/models.md):
+#: greedy decoding, so that the same weights score the same behind any provider.
+DEFAULT_TEMPERATURE = 0.0
+#: The reply length when neither the task nor the command line sets ``max_tokens``. Every
+#: request carries one, so a request that times out cannot keep a server generating.
+DEFAULT_MAX_TOKENS = 512
+
+
 @dataclass(frozen=True, slots=True)
 class GenerateConfig:
     """Generation parameters; every field is part of the response-cache key.
@@ -127,6 +139,22 @@ class GenerateConfig:
     seed: int | None = None
     logprobs: bool = False
     structured: StructuredOutput | None = None
+
+    def with_defaults(self) -> GenerateConfig:
+        """This config with ``temperature`` and ``max_tokens`` filled in where unset.
+
+        Examples:
+            >>> c = GenerateConfig(max_tokens=16).with_defaults()
+            >>> (c.temperature, c.max_tokens)
+            (0.0, 16)
+        """
+        if self.temperature is not None and self.max_tokens is not None:
+            return self
+        return dataclasses.replace(
+            self,
+            temperature=DEFAULT_TEMPERATURE if self.temperature is None else self.temperature,
+            max_tokens=DEFAULT_MAX_TOKENS if self.max_tokens is None else self.max_tokens,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {

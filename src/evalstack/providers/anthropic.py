@@ -15,6 +15,7 @@ from evalstack.core.errors import ConfigError, MissingDependencyError, ProviderE
 from evalstack.core.provider import public_args
 from evalstack.core.text import DEFAULT_MAX_OUTPUT_CHARS, cap_text
 from evalstack.core.types import (
+    DEFAULT_TEMPERATURE,
     Capability,
     GenerateRequest,
     LoglikelihoodOutput,
@@ -46,7 +47,7 @@ class AnthropicProvider:
     ``logprobs`` are not offered by the API and are ignored.
     """
 
-    capabilities = frozenset({Capability.GENERATE})
+    capabilities = frozenset({Capability.GENERATE, Capability.CHAT})
     max_concurrency: int | None = None
 
     def __init__(self, model: str, **args: Any) -> None:
@@ -134,13 +135,13 @@ class AnthropicProvider:
         if system:
             kwargs["system"] = "\n\n".join(system)
         # Sampling settings go in extra_body: recent SDKs dropped them as keyword arguments.
-        sampling: dict[str, float] = {}
-        if cfg.temperature is not None:
-            sampling["temperature"] = cfg.temperature
+        # The one generation default (greedy) unless the request sets a temperature.
+        sampling: dict[str, float] = {
+            "temperature": DEFAULT_TEMPERATURE if cfg.temperature is None else cfg.temperature
+        }
         if cfg.top_p is not None:
             sampling["top_p"] = cfg.top_p
-        if sampling:
-            kwargs["extra_body"] = sampling
+        kwargs["extra_body"] = sampling
         if cfg.stop:
             kwargs["stop_sequences"] = list(cfg.stop)
         try:

@@ -55,7 +55,7 @@ def load_callable(spec: str) -> Callable[..., Any]:
 class CallableProvider:
     """Wraps a user's function as a model (see the module docstring)."""
 
-    capabilities = frozenset({Capability.GENERATE})
+    capabilities = frozenset({Capability.GENERATE, Capability.CHAT})
 
     def __init__(self, model: str, **args: Any) -> None:
         self.name = f"python/{model}"

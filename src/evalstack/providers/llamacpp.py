@@ -153,7 +153,10 @@ class LlamaCppProvider(WorkerThreadModel):
         (-0.264..., -4.400...)
     """
 
-    capabilities: frozenset[Capability] = frozenset({Capability.GENERATE, Capability.LOGLIKELIHOOD})
+    # It answers through the model's chat template (create_chat_completion): a chat model.
+    capabilities: frozenset[Capability] = frozenset(
+        {Capability.GENERATE, Capability.LOGLIKELIHOOD, Capability.CHAT}
+    )
     max_concurrency: int | None = 1
     thread_name = "evalstack-llamacpp"
 

@@ -144,6 +144,8 @@ class TransformersProvider(WorkerThreadModel):
         self.max_length = int_arg(args, "max_length", None, 2)
         self.trust_remote_code = bool(_bool_arg(args, "trust_remote_code", False))
         self.chat_template = _bool_arg(args, "chat_template", None)
+        if self.chat_template:  # None decides at load time; only an explicit yes is known now
+            self.capabilities = self.capabilities | {Capability.CHAT}
         self.seed = int_arg(args, "seed", 0, 0)
         self.max_output_chars = (
             int_arg(args, "max_output_chars", DEFAULT_MAX_OUTPUT_CHARS, 1)

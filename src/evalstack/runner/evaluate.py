@@ -8,10 +8,12 @@ with the same settings resumes where it stopped, asking nothing for samples alre
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import inspect
 import json
 import os
+import signal
 import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from evalstack.core.errors import (
     ProviderError,
     RunFailedError,
     ScorerError,
+    TerminatedRunError,
     UserError,
 )
 from evalstack.core.provider import SECRET_ARG_NAMES, ModelProvider, public_args
@@ -88,6 +91,11 @@ def _score_names(task: Task) -> list[str]:
 
 def _plan(task: Task, provider: ModelProvider, model_spec: str, model_args: dict[str, Any],
           run: RunConfig) -> _Plan:
+    task = task.adapted(provider.capabilities)
+    if task.config.with_defaults() is not task.config:
+        # The one generation default (temperature 0, a max_tokens), in the stored spec too, so
+        # that the same weights score the same behind any provider.
+        task = dataclasses.replace(task, config=task.config.with_defaults())
     missing = task.solver.missing_capabilities(provider.capabilities)
     if missing:
         have = ", ".join(sorted(c.value for c in provider.capabilities)) or "nothing"
@@ -287,7 +295,7 @@ async def _run_pair(plan: _Plan, run: RunConfig, store: Any, progress: ProgressS
         cost_usd=round(totals.cost, 6), latency_ms=latency_summary(totals.latencies),
         input_tokens=totals.input_tokens, output_tokens=totals.output_tokens,
         truncated_outputs=totals.truncated, run_id=run_id, dataset_hash=plan.dataset_hash,
-        status=status,
+        status=status, provider_notes=_provider_notes(plan.provider),
     )
     error_text = None
     if over_budget:
@@ -302,6 +310,12 @@ async def _run_pair(plan: _Plan, run: RunConfig, store: Any, progress: ProgressS
     if error_text is not None:
         raise RunFailedError(error_text)
     return result
+
+
+def _provider_notes(provider: ModelProvider) -> dict[str, Any]:
+    """What the provider learnt about its server (``run_notes()``), stored with the run."""
+    notes = getattr(provider, "run_notes", None)
+    return _json_safe(notes()) if callable(notes) else {}
 
 
 async def _close_scorers(tasks: Sequence[Task]) -> None:
@@ -386,10 +400,40 @@ def evaluate(
         >>> result.tasks[0].metrics["exact_match"].estimate
         1.0
     """
+    terminated: list[int] = []
     try:
-        return asyncio.run(evaluate_async(tasks, models, run, **kwargs))
+        return asyncio.run(_until_terminated(evaluate_async(tasks, models, run, **kwargs),
+                                             terminated))
     except KeyboardInterrupt:
         raise InterruptedRunError(
             "Interrupted. Finished samples are stored; run the same command again to resume "
             "(or pass --resume RUN_ID)."
         ) from None
+    except asyncio.CancelledError:
+        if not terminated:
+            raise
+        raise TerminatedRunError(
+            "Terminated (SIGTERM). Finished samples are stored; run the same command again to "
+            "resume (or pass --resume RUN_ID)."
+        ) from None
+
+
+async def _until_terminated(work: Any, terminated: list[int]) -> Any:
+    """Run ``work``; SIGTERM (CI runners, systemd, Kubernetes, ``timeout``) cancels it as
+    Ctrl-C does, so the run is stored as ``interrupted`` and resumes."""
+    loop = asyncio.get_running_loop()
+    me = asyncio.current_task()
+
+    def stop() -> None:
+        terminated.append(signal.SIGTERM)
+        if me is not None:
+            me.cancel()
+
+    try:
+        loop.add_signal_handler(signal.SIGTERM, stop)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or Windows
+        return await work
+    try:
+        return await work
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
