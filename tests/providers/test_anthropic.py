@@ -82,7 +82,7 @@ def test_generate_sends_system_separately_and_reads_usage(server: FakeServer) ->
     assert body["system"] == "Be brief."
     assert body["messages"] == [{"role": "user", "content": "hi there"}]
     assert body["max_tokens"] == 1024  # the API requires it; the provider's default
-    assert "temperature" not in body
+    assert body["temperature"] == 0.0  # the one generation default (design/0008)
 
 
 @needs_sdk
@@ -155,7 +155,7 @@ def test_identity_has_no_key_and_base_url_defaults(monkeypatch: pytest.MonkeyPat
         "args": {"max_tokens": 64},
     }
     assert SECRET not in json.dumps(identity) and SECRET not in repr(provider)
-    assert provider.capabilities == frozenset({Capability.GENERATE})
+    assert provider.capabilities == frozenset({Capability.GENERATE, Capability.CHAT})
 
 
 @needs_sdk
