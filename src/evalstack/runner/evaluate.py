@@ -295,7 +295,7 @@ async def _run_pair(plan: _Plan, run: RunConfig, store: Any, progress: ProgressS
         cost_usd=round(totals.cost, 6), latency_ms=latency_summary(totals.latencies),
         input_tokens=totals.input_tokens, output_tokens=totals.output_tokens,
         truncated_outputs=totals.truncated, run_id=run_id, dataset_hash=plan.dataset_hash,
-        status=status, provider_notes=_provider_notes(plan.provider),
+        status=status, provider_notes=_provider_notes(plan.provider, task.scorers, names),
     )
     error_text = None
     if over_budget:
@@ -312,10 +312,16 @@ async def _run_pair(plan: _Plan, run: RunConfig, store: Any, progress: ProgressS
     return result
 
 
-def _provider_notes(provider: ModelProvider) -> dict[str, Any]:
-    """What the provider learnt about its server (``run_notes()``), stored with the run."""
-    notes = getattr(provider, "run_notes", None)
-    return _json_safe(notes()) if callable(notes) else {}
+def _provider_notes(provider: ModelProvider, scorers: Sequence[Any],
+                    names: Sequence[str]) -> dict[str, Any]:
+    """What the model's provider, and each judge's, learnt about its server (``run_notes()``,
+    e.g. which structured-output form it accepted), stored with the run."""
+    found: dict[str, Any] = {}
+    for key, owner in [("model", provider), *zip(names, scorers, strict=True)]:
+        notes = getattr(owner, "run_notes", None)
+        if callable(notes) and (value := notes()):
+            found[key] = _json_safe(value)
+    return found
 
 
 async def _close_scorers(tasks: Sequence[Task]) -> None:

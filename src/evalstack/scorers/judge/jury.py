@@ -104,6 +104,10 @@ class _JuryScorer(_SpecScrubbed):
             },
         )
 
+    def run_notes(self) -> dict[str, Any]:
+        return {judge.model.model: notes for judge in self.judges
+                if (notes := judge.run_notes())}
+
     async def aclose(self) -> None:
         for judge in self.judges:
             await judge.aclose()

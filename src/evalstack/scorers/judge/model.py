@@ -265,6 +265,11 @@ class JudgeModel:
             "structured": None if structured is None else structured.to_dict(),
         })
 
+    def run_notes(self) -> dict[str, Any]:
+        """What the judge's provider negotiated with its server (e.g. the structured form)."""
+        notes = getattr(self._provider, "run_notes", None)
+        return dict(notes()) if callable(notes) else {}
+
     async def aclose(self) -> None:
         """Close the provider if this object built it; the next call starts afresh."""
         if self._provider is not None and self._owned:

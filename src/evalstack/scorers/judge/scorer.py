@@ -105,6 +105,9 @@ class RubricJudge:
             metadata=self.record(reply),
         )
 
+    def run_notes(self) -> dict[str, Any]:
+        return self.model.run_notes()
+
     async def aclose(self) -> None:
         await self.model.aclose()
 
@@ -154,6 +157,9 @@ class _JudgeScorer(_SpecScrubbed):
     async def __call__(self, sample: Sample, state: TaskState) -> Score:
         question, answer, reference, source = judge_inputs(sample, state, self.source_field)
         return self.judge.score(await self.judge.grade(question, answer, reference, source))
+
+    def run_notes(self) -> dict[str, Any]:
+        return self.judge.run_notes()
 
     async def aclose(self) -> None:
         await self.judge.aclose()
