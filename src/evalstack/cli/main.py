@@ -33,6 +33,8 @@ COMMANDS = {
              "Browse runs in a local web viewer (JSON twins under /api)."),
     "judge": ("evalstack.cli.judge", "judge_command",
               "LLM judges: validate one against human labels; judge two runs pairwise."),
+    "list": ("evalstack.cli.list", "list_command",
+             "List built-in tasks (with data availability), scorers, providers and models."),
 }
 
 

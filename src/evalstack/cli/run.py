@@ -55,7 +55,7 @@ def run_command(tasks: tuple[str, ...], models: tuple[str, ...], model_args: tup
 
     \b
     TASK is one of:
-      a built-in name         demo_unit, demo_mmlu
+      a built-in name         mmlu, gsm8k, demo_unit, ... (see `evalstack list tasks`)
       a Python file           tasks.py (every @task) or tasks.py@name
       an eval file            my_eval.yaml (dataset + template + scorers)
       a JSONL or CSV file     cases.jsonl with "input" and "target" fields

@@ -150,6 +150,7 @@ def task(fn: T | None = None, *, name: str | None = None, version: int | None = 
             return result
 
         build.is_evalstack_task = True  # type: ignore[attr-defined]
+        build.version = version  # type: ignore[attr-defined]  # for `evalstack list`
         return build  # type: ignore[return-value]
 
     return decorate(fn) if fn is not None else decorate
