@@ -12,7 +12,9 @@ from typing import Any
 import click
 
 from evalstack.analysis.pairs import RunScores, load_scores
+from evalstack.cli.safe import echo
 from evalstack.core.records import RunRecord
+from evalstack.core.text import visible
 
 FORMATS = ("table", "markdown", "json")
 
@@ -59,18 +61,19 @@ class Rows:
 
     def print(self, fmt: str, console: Any) -> None:
         if fmt == "markdown":
-            click.echo(self.markdown())
+            echo(self.markdown())
             return
         from rich.table import Table
         from rich.text import Text
 
-        # Text cells: category names and sample ids are data, never rich markup
-        table = Table(title=Text(self.title), title_justify="left")
+        # Text cells: category names and sample ids are data, never rich markup; made visible
+        # here, not only by the console, so the columns are measured as they are shown
+        table = Table(title=Text(visible(self.title)), title_justify="left")
         for i, h in enumerate(self.headers):
             table.add_column(h, justify="right" if i in self.right else "left",
                              overflow="fold")
         for row in self.rows:
-            table.add_row(*(Text(cell) for cell in row))
+            table.add_row(*(Text(visible(cell)) for cell in row))
         console.print(table)
 
     def markdown(self) -> str:
@@ -87,6 +90,6 @@ class Rows:
 def say(fmt: str, console: Any, text: str, style: str | None = None) -> None:
     """A paragraph in either format (bold in Markdown when ``style`` is ``bold``)."""
     if fmt == "markdown":
-        click.echo((f"**{text}**" if style == "bold" else text) + "\n")
+        echo((f"**{text}**" if style == "bold" else text) + "\n")
     else:
         console.print(text, style=style, highlight=False, markup=False, soft_wrap=True)

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from evalstack.cli.safe import echo
+
 if TYPE_CHECKING:
     from evalstack.core.records import BaselineRecord, RunRecord
 
@@ -64,14 +66,14 @@ def set_command(name: str, run: str, note: str | None, store: str | None) -> Non
         before = {b.name: b for b in st.list_baselines()}.get(name)
         record = st.set_baseline(name, target.id, note=note)
     if before is None:
-        click.echo(f"Baseline {name!r} now points at run {record.run_id} ({_label(target)}).")
+        echo(f"Baseline {name!r} now points at run {record.run_id} ({_label(target)}).")
     elif before.run_id == record.run_id:
-        click.echo(f"Baseline {name!r} already pointed at run {record.run_id}; note updated.")
+        echo(f"Baseline {name!r} already pointed at run {record.run_id}; note updated.")
     else:
-        click.echo(f"Baseline {name!r} moved from run {before.run_id} to run {record.run_id} "
-                   f"({_label(target)}).")
-    click.echo(f"Compare new runs against it with: evalstack gate --baseline {name} "
-               "--candidate NEW_RUN")
+        echo(f"Baseline {name!r} moved from run {before.run_id} to run {record.run_id} "
+             f"({_label(target)}).")
+    echo(f"Compare new runs against it with: evalstack gate --baseline {name} "
+         "--candidate NEW_RUN")
 
 
 @baseline_command.command("list")
@@ -137,7 +139,7 @@ def show_command(name: str, as_json: bool, store: str | None) -> None:
     ]
     for key, value in lines:
         if value:
-            click.echo(f"{key}: {value}")
+            echo(f"{key}: {value}")
 
 
 @baseline_command.command("rm")
@@ -155,7 +157,7 @@ def rm_command(name: str, store: str | None) -> None:
     with Store.open(store) as st:
         b = st.get_baseline(name)
         st.delete_baseline(b.name)
-    click.echo(f"Removed baseline {b.name!r} (it pointed at run {b.run_id}; the run is kept).")
+    echo(f"Removed baseline {b.name!r} (it pointed at run {b.run_id}; the run is kept).")
 
 
 def _label(run: RunRecord) -> str:

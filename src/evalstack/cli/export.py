@@ -20,6 +20,7 @@ def export_command(run_id: str, fmt: str, output: str, store: str | None) -> Non
       evalstack export 01J... --format csv -o results.csv
       evalstack export 01J... --format parquet -o results.parquet
     """
+    from evalstack.cli.safe import echo
     from evalstack.core.errors import ConfigError
     from evalstack.store import Store, export_run
 
@@ -32,4 +33,4 @@ def export_command(run_id: str, fmt: str, output: str, store: str | None) -> Non
     finally:
         st.close()
     if output != "-":
-        click.echo(f"Exported {n} samples of run {run.id} to {output}", err=True)
+        echo(f"Exported {n} samples of run {run.id} to {output}", err=True)

@@ -120,6 +120,7 @@ def gate_command(baseline: str, candidate: str, metric: str | None, max_drops: t
     from evalstack.analysis.gate_report import headline, junit_xml, markdown_summary
     from evalstack.analysis.pairs import mismatches, pair_runs
     from evalstack.cli.render import make_console
+    from evalstack.cli.safe import echo
     from evalstack.core.errors import ConfigError, UserError
 
     fmt = "json" if as_json else fmt
@@ -154,7 +155,7 @@ def gate_command(baseline: str, candidate: str, metric: str | None, max_drops: t
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(), default=str))
     elif fmt == "markdown":
-        click.echo(markdown_summary(result))
+        echo(markdown_summary(result))
     else:
         _print(result, make_console(), headline(result))
     click.get_current_context().exit(result.exit_code)

@@ -360,11 +360,10 @@ def _print_pairwise(items: list[dict[str, Any]], verdicts: list[Any], as_json: b
                       for i, v in judged],
         }, indent=2, default=str))
         return
-    from rich.console import Console
-
     from evalstack.cli._decide import Rows, say
+    from evalstack.cli.safe import SafeConsole
 
-    console = Console()
+    console = SafeConsole()
     a, b = items[0]["runs"]
     say("table", console, f"Pairwise judge {judge.get('model', '?')} (version "
         f"{judge.get('version') or 'unknown'}): A = {a}, B = {b}", "bold")

@@ -29,9 +29,9 @@ def _pct(i: Any) -> str:
 def print_report(report: ValidationReport, fmt: str = "table", console: Any = None) -> None:
     """Print the report to ``console`` (a rich Console; stdout by default)."""
     if console is None:
-        from rich.console import Console
+        from evalstack.cli.safe import SafeConsole
 
-        console = Console()
+        console = SafeConsole()
     judge = report.judge
     say(fmt, console, f"Judge validation: {judge.get('model')} (reported version "
         f"{judge.get('version') or 'unknown'}) on {report.labels}, {report.kind} labels", "bold")

@@ -60,8 +60,15 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except EvalstackError as exc:
-            click.echo(f"error: {exc}", err=True)
+            from evalstack.core.text import visible
+
+            click.echo(f"error: {visible(str(exc))}", err=True)
             ctx.exit(exc.exit_code)
+        except click.ClickException as exc:  # usage errors may quote what the user typed
+            from evalstack.core.text import visible
+
+            exc.message = visible(exc.message)
+            raise
         except KeyboardInterrupt:
             click.echo("Interrupted; finished samples are stored. Run again to resume.", err=True)
             ctx.exit(130)

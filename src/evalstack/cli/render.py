@@ -5,14 +5,18 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from evalstack.cli.safe import SafeConsole
 from evalstack.core.results import EvalResult, MetricValue, TaskResult
 
 
 def make_console() -> Console:
-    """A console for tables: the terminal's width, or 160 columns when output is piped."""
+    """A console for tables: the terminal's width, or 160 columns when output is piped.
+
+    It shows control characters in data as text, never sends them (see ``cli/safe.py``).
+    """
     import sys
 
-    return Console() if sys.stdout.isatty() else Console(width=160)
+    return SafeConsole() if sys.stdout.isatty() else SafeConsole(width=160)
 
 
 def fmt_metric(m: MetricValue) -> str:

@@ -25,10 +25,11 @@ def report_command(runs: tuple[str, ...], output: str, store: str | None) -> Non
       evalstack report 01JD3K -o report.html
       evalstack report prod candidate -o release.html
     """
+    from evalstack.cli.safe import echo
     from evalstack.store import Store
     from evalstack.web.report import write_report
 
     with Store.open(store) as st:
         ids = [st.resolve_run(ref).id for ref in runs]
         path = write_report(st, ids, output)
-    click.echo(f"Report written to {path} ({len(ids)} run{'s' if len(ids) != 1 else ''}).")
+    echo(f"Report written to {path} ({len(ids)} run{'s' if len(ids) != 1 else ''}).")

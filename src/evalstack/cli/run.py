@@ -113,7 +113,9 @@ def run_command(tasks: tuple[str, ...], models: tuple[str, ...], model_args: tup
     print_result(result)
     _print_jury_agreement(loaded, result, run.store)
     if report_path:
-        click.echo(f"Report written to {report_path}")
+        from evalstack.cli.safe import echo
+
+        echo(f"Report written to {report_path}")
 
 
 def _print_jury_agreement(tasks: Any, result: Any, store_url: str | None) -> None:

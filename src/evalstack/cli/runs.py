@@ -28,6 +28,7 @@ def runs_command(store: str | None, task: str | None, model: str | None, status:
     from rich.table import Table
 
     from evalstack.cli.render import make_console
+    from evalstack.cli.safe import echo
     from evalstack.store import Store
 
     st = Store.open(store)
@@ -37,7 +38,7 @@ def runs_command(store: str | None, task: str | None, model: str | None, status:
         st.close()
     if quiet:
         for r in rows:
-            click.echo(r.id)
+            echo(r.id)
         return
     if as_json:
         for r in rows:

@@ -49,9 +49,12 @@ def show_command(run_id: str, store: str | None, as_json: bool) -> None:
       evalstack show prod --json       # the run pinned as baseline "prod"
     """
 
+    from rich.text import Text
+
     from evalstack.analysis.judges import jury_agreement, jury_metrics
     from evalstack.cli.render import category_table, make_console, result_table, usage_line
     from evalstack.core.results import TaskResult
+    from evalstack.core.text import visible
     from evalstack.runner.metrics import epoch_variance
     from evalstack.store import Store
 
@@ -115,7 +118,9 @@ def show_command(run_id: str, store: str | None, as_json: bool) -> None:
     for key in ("status", "task", "task_version", "model", "model_args", "dataset",
                 "dataset_hash", "epochs", "limit", "package_version", "git_revision", "error"):
         if spec[key] not in (None, {}, ""):
-            console.print(f"[dim]{key}:[/dim] {spec[key]}", highlight=False, markup=True)
+            # the values are data: shown as text, never parsed as markup
+            console.print(Text.assemble((f"{key}:", "dim"), " ", visible(str(spec[key]))),
+                          highlight=False)
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
@@ -187,11 +192,13 @@ def jury_table(ag: JuryAgreement) -> Table:
     from rich.table import Table
     from rich.text import Text
 
+    from evalstack.core.text import visible
+
     lo, hi = (f"{x:g}" for x in ag.scale)
     level = f"{100 * ag.confidence:g}%"
     title = (f"Jury agreement on {ag.metric}: {len(ag.jurors)} jurors "
              f"({', '.join(ag.jurors)}), {ag.n} samples")
-    table = Table(title=Text(title), title_justify="left")
+    table = Table(title=Text(visible(title)), title_justify="left")
     table.add_column("statistic", overflow="fold")
     table.add_column("estimate", justify="right", no_wrap=True)
     table.add_column(f"{level} CI", justify="right", no_wrap=True)
@@ -203,7 +210,7 @@ def jury_table(ag: JuryAgreement) -> Table:
         *((f"Cohen's kappa, quadratic: {p.a} vs {p.b}", p.kappa) for p in ag.pairs),
     ]
     for name, r in rows:
-        table.add_row(Text(name), *_stat_cells(r))
+        table.add_row(Text(visible(name)), *_stat_cells(r))
     return table
 
 

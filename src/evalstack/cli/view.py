@@ -31,6 +31,7 @@ def view_command(store: str | None, host: str, port: int, token: str | None) -> 
     """
     import uvicorn
 
+    from evalstack.cli.safe import echo
     from evalstack.web.app import create_app
     from evalstack.web.security import is_loopback
 
@@ -39,5 +40,5 @@ def view_command(store: str | None, host: str, port: int, token: str | None) -> 
     app = create_app(store, host=host, port=port, token=None if is_loopback(host) else token)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/" + (f"?token={token}" if not is_loopback(host) else "")
-    click.echo(f"evalstack viewer on {url} (Ctrl-C to stop)")
+    echo(f"evalstack viewer on {url} (Ctrl-C to stop)")
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from evalstack.core.text import visible
+
 
 class ProgressSink(Protocol):
     def start(self, description: str, total: int, completed: int) -> None: ...
@@ -41,7 +43,8 @@ class RichProgress:
         )
 
         self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
+            # the description names the task and model, which may come from data: no markup
+            TextColumn("{task.description}", style="bold", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
             TaskProgressColumn(),
@@ -62,7 +65,8 @@ class RichProgress:
             self._progress.start()
             self._started = True
         self._task = self._progress.add_task(
-            description, total=total, completed=completed, errors=0, cost=0.0, rate=""
+            visible(description, layout=False), total=total, completed=completed, errors=0,
+            cost=0.0, rate="",
         )
 
     def advance(self, errors: int, cost: float) -> None:
