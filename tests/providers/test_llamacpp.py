@@ -146,7 +146,8 @@ def test_identity_describes_the_file_without_loading_it(fake_llama: None, fake_g
     assert "n_threads" not in ident["args"]  # speed only; its default is machine-dependent
     assert str(fake_gguf.parent) not in repr(ident)  # portable across machines
     assert provider._llm is None
-    assert provider.capabilities == {Capability.GENERATE, Capability.LOGLIKELIHOOD}
+    assert provider.capabilities == {Capability.GENERATE, Capability.LOGLIKELIHOOD,
+                                     Capability.CHAT}
     assert provider.max_concurrency == 1
 
 

@@ -12,18 +12,21 @@ from typing import Any
 import pytest
 
 from evalstack.core import registry
-from evalstack.core.errors import CapabilityError, ConfigError, ProviderError
+from evalstack.core.errors import CapabilityError, ConfigError, ProviderError, UserError
 from evalstack.core.provider import ModelProvider
 from evalstack.core.types import (
+    DEFAULT_MAX_TOKENS,
     Capability,
     ChatMessage,
     GenerateConfig,
     GenerateRequest,
     LoglikelihoodRequest,
+    StructuredOutput,
 )
+from evalstack.providers import _structured
 from evalstack.providers._http import parse_retry_after, retry_after_from_headers
 from evalstack.providers.openai_compat import OpenAICompatProvider
-from evalstack.testing.fake_server import FakeServer, _logprob, _top
+from evalstack.testing.fake_server import FakeServer, _logprob, _top, schema_instance
 
 SECRET = "sk-test-DO-NOT-LEAK-1234567890"
 
@@ -38,6 +41,7 @@ def server() -> Iterator[FakeServer]:
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    _structured.forget()  # a later server may get an earlier one's port
 
 
 def with_provider(fn: Callable[[OpenAICompatProvider], Awaitable[Any]], **args: Any) -> Any:
@@ -83,10 +87,12 @@ def test_chat_generate_returns_text_usage_and_model_version(server: FakeServer) 
     assert sent["body"] == {
         "model": "fake",
         "messages": [{"role": "user", "content": "hello fake world"}],
+        "max_tokens": DEFAULT_MAX_TOKENS,
+        "temperature": 0.0,
     }
 
 
-def test_generate_config_fields_are_sent_only_when_set(server: FakeServer) -> None:
+def test_generate_config_fields_are_sent_and_beat_extra_body(server: FakeServer) -> None:
     server.reset()
     out = with_provider(
         ask("one two three four", max_tokens=2, temperature=0.5, top_p=0.9, stop=("zz",), seed=7),
@@ -127,12 +133,12 @@ def test_loglikelihood_sums_continuation_tokens_by_offset(server: FakeServer) ->
     request = LoglikelihoodRequest("The capital is", (" Paris", " London town"))
     out = with_provider(lambda p: p.loglikelihood(request), base_url=server.url, api="completions")
     expected = (_logprob(" Paris"), _logprob(" London") + _logprob(" town"))
-    assert out.logprobs == pytest.approx(expected)
+    assert out.logprobs == expected  # exactly the fake server's values, summed in order
     greedy = tuple(all(t in _top(t) for t in toks) for toks in [[" Paris"], [" London", " town"]])
     assert out.is_greedy == greedy
     assert out.input_tokens == 4 + 5
     body = server.stats()["last_request"]["body"]
-    assert body["echo"] is True and body["max_tokens"] == 0 and body["logprobs"] == 1
+    assert body["echo"] is True and body["max_tokens"] == 1 and body["logprobs"] == 1
 
 
 def test_loglikelihood_counts_a_token_that_straddles_the_boundary(server: FakeServer) -> None:
@@ -143,7 +149,7 @@ def test_loglikelihood_counts_a_token_that_straddles_the_boundary(server: FakeSe
 
 def test_chat_provider_declares_no_loglikelihood(server: FakeServer) -> None:
     provider = OpenAICompatProvider("fake", base_url=server.url)
-    assert provider.capabilities == frozenset({Capability.GENERATE})
+    assert provider.capabilities == frozenset({Capability.GENERATE, Capability.CHAT})
     assert (
         Capability.LOGLIKELIHOOD
         in OpenAICompatProvider("fake", base_url=server.url, api="completions").capabilities
@@ -307,3 +313,215 @@ def test_parse_retry_after_http_date_and_ms_header() -> None:
     assert parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now=now) == 0.0
     assert retry_after_from_headers({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
     assert retry_after_from_headers({"retry-after": "9"}) == 9.0
+
+
+# -- what real servers do differently (the fake server's flavours) ------------------------
+
+VERDICT = StructuredOutput(
+    "verdict",
+    json.dumps({"type": "object", "properties": {"score": {"type": "integer", "enum": [1, 2]}}}),
+)
+
+
+def ask_structured(
+    prompt: str = "grade this", structured: StructuredOutput = VERDICT
+) -> Callable[[OpenAICompatProvider], Awaitable[Any]]:
+    return ask(prompt, structured=structured)
+
+
+def score(context: str, *continuations: str) -> Callable[[OpenAICompatProvider], Awaitable[Any]]:
+    request = LoglikelihoodRequest(context, continuations)
+    return lambda p: p.loglikelihood(request)
+
+
+def test_the_default_temperature_and_max_tokens_beat_extra_body(server: FakeServer) -> None:
+    server.reset()
+    with_provider(ask("hi"), base_url=server.url, extra_body={"temperature": 1.5})
+    body = server.bodies()[-1]
+    assert body["temperature"] == 0.0 and body["max_tokens"] == DEFAULT_MAX_TOKENS
+
+
+def test_max_tokens_below_one_is_a_config_error_and_nothing_is_sent(server: FakeServer) -> None:
+    server.reset()
+    with pytest.raises(ConfigError, match="max_tokens to be a positive integer"):
+        with_provider(ask("hi", max_tokens=0), base_url=server.url)
+    assert server.bodies() == []
+
+
+def test_llamacpp_loglikelihood_sends_max_tokens_1_and_ignores_the_generated_token() -> None:
+    # llama.cpp's server reads max_tokens=0 as "to the end of the context"; max_tokens=1 with
+    # echo gets the prompt's log-probabilities and one generated token, which is dropped.
+    with FakeServer(flavour="llamacpp") as s:
+        out = with_provider(
+            score("The capital is", " Paris", " London town"), base_url=s.url, api="completions"
+        )
+        bodies = s.bodies("/v1/completions")
+    assert out.logprobs == (_logprob(" Paris"), _logprob(" London") + _logprob(" town"))
+    assert len(bodies) == 2
+    for body in bodies:
+        assert body["max_tokens"] == 1 and body["echo"] is True and body["logprobs"] == 1
+        assert body["temperature"] == 0
+
+
+def test_every_request_carries_max_tokens_and_temperature() -> None:
+    with FakeServer(flavour="llamacpp") as s:
+        with_provider(ask("chat"), base_url=s.url)
+        with_provider(ask_structured(), base_url=s.url)
+        with_provider(ask("text", logprobs=True), base_url=s.url, api="completions")
+        with_provider(score("a b", " c"), base_url=s.url, api="completions")
+        bodies = s.bodies()
+    assert len(bodies) == 5  # the structured call: json_schema (refused), json_object+schema
+    for body in bodies:
+        assert isinstance(body["max_tokens"], int) and body["max_tokens"] >= 1, body
+        assert isinstance(body["temperature"], float | int), body
+
+
+@pytest.mark.parametrize(
+    ("echo", "why"),
+    [
+        ("ignored", "no token of its reply lies within the prompt"),
+        ("text_only", "token_logprobs is null for the prompt token"),
+        ("none", "its reply has no logprobs"),
+        ("rejected", "it refused echo with HTTP 400"),
+    ],
+)
+def test_a_server_without_prompt_logprobs_is_a_capability_error(echo: str, why: str) -> None:
+    with FakeServer(echo=echo) as s:
+        with pytest.raises(CapabilityError) as info:
+            with_provider(score("The capital is", " Paris"), base_url=s.url, api="completions")
+        assert s.stats()["requests"] == 1
+    err = info.value
+    assert isinstance(err, UserError) and not isinstance(err, ProviderError)
+    message = str(err)
+    assert why in message
+    assert "-T method=generate" in message
+    assert "llamacpp/<file.gguf>" in message and "transformers/<model>" in message
+
+
+def test_a_reply_without_text_offsets_or_echo_is_a_capability_error() -> None:
+    # A server that ignores echo and sends no text_offset: the tokens are only the generated
+    # text, which must not be mistaken for the prompt's.
+    with FakeServer(echo="ignored") as s:
+
+        async def go(p: OpenAICompatProvider) -> Any:
+            real = p._decode
+
+            def without_offsets(url: str, raw: bytes) -> Any:
+                data, raw = real(url, raw)
+                del data["choices"][0]["logprobs"]["text_offset"]
+                return data, raw
+
+            p._decode = without_offsets  # type: ignore[method-assign]
+            return await p.loglikelihood(LoglikelihoodRequest("a b c", (" d",)))
+
+        with pytest.raises(CapabilityError, match="does not start with the prompt"):
+            with_provider(go, base_url=s.url, api="completions")
+
+
+@pytest.mark.parametrize("flavour", ["openai", "vllm"])
+def test_structured_output_is_json_schema_where_the_server_takes_it(flavour: str) -> None:
+    with FakeServer(flavour=flavour) as s:
+
+        async def go(p: OpenAICompatProvider) -> Any:
+            return await ask_structured()(p), p.run_notes()
+
+        out, notes = with_provider(go, base_url=s.url)
+        (body,) = s.bodies()
+    assert body["response_format"]["type"] == "json_schema"
+    assert json.loads(out.text) == schema_instance(VERDICT.schema(), "grade this")
+    assert notes == {"structured_output": "json_schema"}
+
+
+def test_llamacpp_structured_output_falls_back_to_json_object_within_one_call() -> None:
+    with FakeServer(flavour="llamacpp") as s:
+
+        async def go(p: OpenAICompatProvider) -> Any:
+            first = await ask_structured()(p)
+            second = await ask_structured("grade that")(p)
+            return first, second, p.run_notes()
+
+        first, second, notes = with_provider(go, base_url=s.url)
+        kinds = [b["response_format"]["type"] for b in s.bodies()]
+        assert s.stats()["outcomes"] == {"500": 1, "ok": 2}
+        # Another provider object on the same server starts with what worked.
+        s.reset()
+        with_provider(ask_structured(), base_url=s.url)
+        assert [b["response_format"]["type"] for b in s.bodies()] == ["json_object"]
+    assert kinds == ["json_schema", "json_object", "json_object"]
+    assert json.loads(first.text) == schema_instance(VERDICT.schema(), "grade this")
+    assert json.loads(second.text) == schema_instance(VERDICT.schema(), "grade that")
+    assert notes == {
+        "structured_output": "json_object+schema",
+        "structured_output_rejected": {"json_schema": 500},
+    }
+
+
+def test_a_server_refusing_every_form_gets_a_plain_request() -> None:
+    # Three 400s: json_schema, json_object+schema and guided_json are refused.
+    with FakeServer(fail_first=3, fault_kinds=("400",)) as s:
+
+        async def go(p: OpenAICompatProvider) -> Any:
+            return await ask_structured()(p), p.run_notes()
+
+        out, notes = with_provider(go, base_url=s.url)
+        bodies = s.bodies()
+    assert out.text == "grade this"  # unconstrained: the caller parses it tolerantly
+    assert [("response_format" in b, "guided_json" in b) for b in bodies] == [
+        (True, False), (True, False), (False, True), (False, False)
+    ]
+    assert notes == {
+        "structured_output": "none",
+        "structured_output_rejected": {
+            "json_schema": 400, "json_object+schema": 400, "guided_json": 400
+        },
+    }
+
+
+def test_a_transient_500_during_negotiation_is_retryable_and_not_a_fallback() -> None:
+    with FakeServer(fail_first=1, fault_kinds=("500",)) as s:
+        err = failure(ask_structured(), base_url=s.url)
+        assert s.stats()["requests"] == 1
+    assert err.retryable and err.status == 500
+
+
+def test_structured_output_on_the_completions_api() -> None:
+    with FakeServer(flavour="vllm") as s:
+        out = with_provider(ask_structured(), base_url=s.url, api="completions")
+        assert "guided_json" in s.bodies()[0]
+    assert json.loads(out.text) == schema_instance(VERDICT.schema(), "grade this")
+    with FakeServer(flavour="openai") as s:  # guided_json is an unknown argument: a 400
+        out = with_provider(ask_structured(), base_url=s.url, api="completions")
+        assert ["guided_json" in b for b in s.bodies()] == [True, False]
+    assert out.text == "grade this"
+
+
+@pytest.mark.parametrize("structured", [None, VERDICT])
+def test_a_model_refusing_temperature_0_is_a_config_error(
+    structured: StructuredOutput | None,
+) -> None:
+    with FakeServer(only_temperature=1.0) as s:
+        with pytest.raises(ConfigError) as info:
+            with_provider(ask("hi", structured=structured), base_url=s.url)
+        assert s.stats()["requests"] == 1  # no fallback, no retry
+        assert with_provider(ask("hi", temperature=1.0), base_url=s.url).text == "hi"
+    message = str(info.value)
+    assert "temperature=0" in message and "--temperature" in message and "HTTP 400" in message
+
+
+def test_content_null_is_a_non_retryable_error_not_an_empty_answer() -> None:
+    with FakeServer(refusal="I can't help with that.") as s:
+        err = failure(ask("something"), base_url=s.url)
+    assert not err.retryable and err.status == 200
+    message = str(err)
+    assert "returned no text" in message and "finish_reason='stop'" in message
+    assert "I can't help with that." in message
+
+
+def test_an_empty_string_reply_is_still_an_answer() -> None:
+    with FakeServer(reply_map={"q": ""}) as s:
+        assert with_provider(ask("q"), base_url=s.url).text == ""
+
+
+def test_run_notes_are_empty_before_any_structured_call(server: FakeServer) -> None:
+    with_provider(ask("hi"), base_url=server.url)
+    assert OpenAICompatProvider("fake", base_url=server.url).run_notes() == {}

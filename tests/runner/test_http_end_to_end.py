@@ -114,3 +114,75 @@ def test_canary_api_key_is_never_stored_exported_logged_or_reported(tmp_path, mo
     assert any(p.suffix == ".parquet" for p in files) and any(p.suffix == ".html" for p in files)
     for p in files:
         assert canary.encode() not in p.read_bytes(), p
+
+
+# -- servers that differ from OpenAI's (the fake server's flavours) ------------------------
+
+
+def _mmlu(server, *extra):
+    return _invoke("run", "demo_mmlu", "-m", "openai/m", "-M", f"base_url={server.url}",
+                   "-M", "api=completions", "--limit", "8", *extra)
+
+
+def test_every_request_of_a_run_carries_max_tokens_and_temperature(tmp_path):
+    data = _data(tmp_path, 10)
+    with FakeServer(flavour="llamacpp") as server:
+        r = _invoke("run", data, "-m", "openai/fake-model", "-M", f"base_url={server.url}",
+                    "--json")
+        bodies = server.bodies()
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["tasks"][0]["errors"] == 0
+    assert len(bodies) == 10
+    assert all(b["max_tokens"] == 512 and b["temperature"] == 0.0 for b in bodies)
+
+
+def test_loglikelihood_on_a_llamacpp_like_server_sends_max_tokens_1(tmp_path):
+    with FakeServer(flavour="llamacpp") as server:
+        r = _mmlu(server, "--json")
+        bodies = server.bodies("/v1/completions")
+    assert r.exit_code == 0, r.output
+    t = json.loads(r.output)["tasks"][0]
+    assert t["samples"] == 8 and t["errors"] == 0
+    assert len(bodies) == 8 * 4  # one echo request per option
+    assert all(b["max_tokens"] == 1 and b["echo"] is True for b in bodies)
+
+
+def test_a_server_without_prompt_logprobs_stops_the_run_with_the_alternatives(tmp_path):
+    with FakeServer(echo="none") as server:
+        r = _mmlu(server)
+        requests = server.stats()["requests"]
+        assert r.exit_code == 2, r.output
+        assert r.output.startswith("error: ") and "cannot score continuations" in r.output
+        assert "-T method=generate" in r.output and "llamacpp/<file.gguf>" in r.output
+        assert requests <= 8 * 4  # it stopped at the first reply, not after every sample
+        with Store.open(None) as store:
+            (run,) = store.list_runs()
+            assert run.status == "failed" and "CapabilityError" in run.error
+            assert list(store.iter_samples(run.id)) == []  # nothing was scored
+        # The alternative the message names works on the same server.
+        r = _mmlu(server, "-T", "method=generate", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["tasks"][0]["errors"] == 0
+
+
+def test_a_judge_on_a_llamacpp_like_server_negotiates_structured_output(tmp_path):
+    from evalstack import RunConfig, Sample, Task, evaluate
+    from evalstack.datasets import MemoryDataset
+    from evalstack.providers import _structured
+    from evalstack.scorers.judge.scorer import llm_judge
+    from evalstack.solvers import generate
+
+    _structured.forget()
+    samples = [Sample(f"q{i}", f"question {i}?", "answer") for i in range(3)]
+    with FakeServer(flavour="llamacpp") as server:
+        scorer = llm_judge("openai/judge", judge_args={"base_url": server.url})
+        task = Task("qa", MemoryDataset("qa", samples), generate(), [scorer])
+        result = evaluate([task], ["mock/echo"], RunConfig(progress=False))
+        outcomes = server.stats()["outcomes"]
+    t = result.tasks[0]
+    assert t.errors == 0 and t.metrics["llm_judge"].n == 3
+    assert outcomes["ok"] == 3 and 1 <= outcomes["500"] <= 3  # refused forms are not retried
+    assert t.provider_notes == {"llm_judge": {
+        "structured_output": "json_object+schema",
+        "structured_output_rejected": {"json_schema": 500},
+    }}

@@ -18,7 +18,7 @@ import pytest
 import evalstack
 from evalstack.core.errors import ConfigError
 from evalstack.testing import FakeServer
-from evalstack.testing.fake_server import _logprob, main
+from evalstack.testing.fake_server import _logprob, _parse_args, _top, main, schema_instance
 
 
 def call(
@@ -210,7 +210,15 @@ def test_request_log_has_one_flushed_line_per_request(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "options",
-    [{"fail_rate": 1.5}, {"fault_kinds": ("teapot",)}, {"latency_ms": -1}, {"colour": "red"}],
+    [
+        {"fail_rate": 1.5},
+        {"fault_kinds": ("teapot",)},
+        {"latency_ms": -1},
+        {"colour": "red"},
+        {"flavour": "tgi"},
+        {"echo": "maybe"},
+        {"n_ctx": -1},
+    ],
 )
 def test_bad_options_are_config_errors(options: dict[str, Any]) -> None:
     with pytest.raises(ConfigError):
@@ -250,3 +258,122 @@ def test_cli_starts_prints_its_url_and_serves(tmp_path: Path) -> None:
         proc.stdout.close()  # type: ignore[union-attr]
         proc.stderr.close()  # type: ignore[union-attr]
     assert json.loads(log.read_text())["outcome"] == "ok"
+
+
+# -- flavours: where real servers differ ---------------------------------------------------
+
+SCHEMA = {"type": "object", "properties": {"score": {"type": "integer", "enum": [1, 2, 3]}}}
+
+
+def complete(server: FakeServer, prompt: str, **extra: Any) -> tuple[int, dict[str, str], Any]:
+    return call(server.url + "/completions", {"model": "m", "prompt": prompt, **extra})
+
+
+def test_echo_with_max_tokens_1_tokenizes_the_generated_token_apart() -> None:
+    with FakeServer() as s:
+        reply = complete(s, "The sky is", echo=True, logprobs=1, max_tokens=1)[2]
+    choice = reply["choices"][0]
+    lp = choice["logprobs"]
+    assert choice["text"] == "The sky isThe"  # the prompt, then one generated token
+    assert lp["tokens"] == ["The", " sky", " is", "The"]
+    assert lp["text_offset"] == [0, 3, 7, 10]
+    assert lp["token_logprobs"] == [None, _logprob(" sky"), _logprob(" is"), _logprob("The")]
+    assert lp["top_logprobs"][1:] == [_top(" sky"), _top(" is"), _top("The")]
+
+
+def test_llamacpp_reads_max_tokens_0_as_no_limit() -> None:
+    prompt = " ".join(f"w{i}" for i in range(20))
+    with FakeServer(flavour="llamacpp", n_ctx=100) as s:
+        zero = complete(s, prompt, max_tokens=0)[2]
+        absent = complete(s, prompt)[2]
+        chat_absent = chat(s, prompt)[2]
+        one = complete(s, prompt, max_tokens=1)[2]
+    assert zero["usage"]["completion_tokens"] == 80  # to the end of the 100-token context
+    assert zero["choices"][0]["text"].startswith(prompt + " lorem lorem")
+    assert zero["choices"][0]["finish_reason"] == "length"
+    assert absent["usage"]["completion_tokens"] == 16  # llama-cpp-python's default
+    assert chat_absent["usage"]["completion_tokens"] == 80
+    assert one["choices"][0]["text"] == "w0"
+    with FakeServer() as s:  # OpenAI: max_tokens 0 generates nothing
+        assert complete(s, prompt, max_tokens=0)[2]["choices"][0]["text"] == ""
+
+
+def _schema_format() -> dict[str, Any]:
+    return {"type": "json_schema", "json_schema": {"name": "v", "strict": True, "schema": SCHEMA}}
+
+
+def test_structured_output_forms_by_flavour() -> None:
+    expected = json.dumps(schema_instance(SCHEMA, "q"))
+    object_with_schema = {"type": "json_object", "schema": SCHEMA}
+    with FakeServer(flavour="llamacpp") as s:
+        status, _, reply = chat(s, "q", response_format=_schema_format())
+        assert status == 500 and "response_format" in reply["error"]["message"]
+        assert reply["error"]["type"] == "internal_server_error"
+        reply = chat(s, "q", response_format=object_with_schema)[2]
+        assert reply["choices"][0]["message"]["content"] == expected
+        ignored = chat(s, "q", guided_json=SCHEMA, max_tokens=5)[2]["choices"][0]
+        assert ignored["message"]["content"] == "q"
+    with FakeServer(flavour="vllm") as s:
+        for fmt in ({"response_format": _schema_format()}, {"guided_json": SCHEMA}):
+            assert chat(s, "q", **fmt)[2]["choices"][0]["message"]["content"] == expected
+        assert complete(s, "q", guided_json=SCHEMA)[2]["choices"][0]["text"] == expected
+    with FakeServer() as s:  # openai
+        reply = chat(s, "q", response_format=_schema_format())[2]
+        assert reply["choices"][0]["message"]["content"] == expected
+        assert chat(s, "q", response_format=object_with_schema)[0] == 400
+        status, _, reply = chat(s, "q", guided_json=SCHEMA)
+        assert status == 400 and "guided_json" in reply["error"]["message"]
+        content = chat(s, "q", response_format={"type": "json_object"})[2]["choices"][0]
+        assert isinstance(json.loads(content["message"]["content"]), dict)
+        assert s.stats()["outcomes"] == {"ok": 2, "400": 2}
+
+
+@pytest.mark.parametrize("mode", ["ignored", "text_only", "none", "rejected"])
+def test_echo_modes_of_servers_without_prompt_logprobs(mode: str) -> None:
+    with FakeServer(echo=mode) as s:
+        status, _, reply = complete(s, "a b", echo=True, logprobs=1, max_tokens=1)
+        assert complete(s, "a b", max_tokens=1)[0] == 200  # no echo: a normal reply
+    if mode == "rejected":
+        assert status == 400 and reply["error"]["message"] == "Only no echo is supported"
+        return
+    choice = reply["choices"][0]
+    lp = choice["logprobs"]
+    if mode == "ignored":
+        assert choice["text"] == "a" and lp["tokens"] == ["a"] and lp["text_offset"] == [3]
+    elif mode == "text_only":
+        assert choice["text"] == "a ba" and lp["tokens"] == ["a", " b", "a"]
+        assert lp["token_logprobs"] == [None, None, _logprob("a")]
+    else:
+        assert choice["text"] == "a ba" and lp is None
+
+
+def test_only_temperature_refuses_others_with_a_400_naming_temperature() -> None:
+    with FakeServer(only_temperature=1.0) as s:
+        status, _, reply = chat(s, "q", temperature=0)
+        assert status == 400 and "'temperature'" in reply["error"]["message"]
+        assert chat(s, "q", temperature=1)[0] == 200
+        assert chat(s, "q")[0] == 200  # absent: the model's default
+
+
+def test_refusal_replies_have_null_content() -> None:
+    with FakeServer(refusal="No.") as s:
+        choice = chat(s, "q")[2]["choices"][0]
+    assert choice["message"] == {"role": "assistant", "content": None, "refusal": "No."}
+
+
+def test_request_bodies_are_kept_until_reset() -> None:
+    with FakeServer(fail_first=1, fault_kinds=("500",)) as s:
+        chat(s, "one", max_tokens=3)
+        complete(s, "two")
+        call(s.url + "/chat/completions", ["not", "an", "object"])
+        assert [b.get("max_tokens") for b in s.bodies()] == [3, None]
+        assert s.bodies("/v1/completions") == [{"model": "m", "prompt": "two"}]
+        s.reset()
+        assert s.bodies() == []
+
+
+def test_cli_takes_the_flavour_options() -> None:
+    _, options = _parse_args(["--flavour", "llamacpp", "--echo", "none", "--only-temperature",
+                              "1", "--refusal", "no", "--n-ctx", "64"])
+    assert (options.flavour, options.echo, options.only_temperature) == ("llamacpp", "none", 1.0)
+    assert (options.refusal, options.n_ctx) == ("no", 64)

@@ -5,6 +5,10 @@ Registered under the prefix ``openai``: ``openai/gpt-4o-mini``, or
 
 The hot path is one dict, one JSON encode, one POST on a shared keep-alive session, and one
 JSON decode: no SDK, no validation models, no per-request logging.
+
+Every request carries ``max_tokens`` and ``temperature`` (``GenerateConfig.with_defaults()``):
+some servers read a missing or zero ``max_tokens`` as "until the context is full". Structured
+output is negotiated per server (``_structured``); ``run_notes()`` reports what was used.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from evalstack.providers._http import (
     read_body,
     status_error,
 )
+from evalstack.providers._structured import Negotiator, is_rejection
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_TIMEOUT = 120.0
@@ -91,12 +96,13 @@ class OpenAICompatProvider:
         timeout: seconds allowed per request (default 120).
         max_output_chars: longer outputs are cut and flagged ``truncated``.
         organization: sent as the ``OpenAI-Organization`` header.
-        extra_body: fields added to every request body (request settings take precedence).
+        extra_body: fields added to every request body (the request's settings take
+            precedence, the default temperature 0 and max_tokens included).
 
     Examples:
         >>> p = OpenAICompatProvider("my-model", base_url="http://127.0.0.1:8000/v1")
         >>> p.name, sorted(c.value for c in p.capabilities)
-        ('openai/my-model', ['generate'])
+        ('openai/my-model', ['chat', 'generate'])
     """
 
     max_concurrency: int | None = None
@@ -130,7 +136,8 @@ class OpenAICompatProvider:
         self._api: str = api
         self._chat = api == "chat"
         self.capabilities = frozenset(
-            {Capability.GENERATE} if self._chat else {Capability.GENERATE, Capability.LOGLIKELIHOOD}
+            {Capability.GENERATE, Capability.CHAT} if self._chat
+            else {Capability.GENERATE, Capability.LOGLIKELIHOOD}
         )
         self._timeout = positive_arg(
             self.name, "timeout", args.get("timeout", DEFAULT_TIMEOUT), float
@@ -164,6 +171,7 @@ class OpenAICompatProvider:
         self._chat_url = f"{self._base_url}/chat/completions"
         self._completions_url = f"{self._base_url}/completions"
         self._generate_url = self._chat_url if self._chat else self._completions_url
+        self._structured = Negotiator(self._generate_url, model, chat=self._chat)
 
     def __repr__(self) -> str:
         return (
@@ -181,19 +189,39 @@ class OpenAICompatProvider:
             "args": public_args(args),
         }
 
+    def run_notes(self) -> dict[str, Any]:
+        """What this provider learnt about its server, stored with the run.
+
+        ``structured_output`` names the form of structured output the server took
+        (``json_schema``, ``json_object+schema``, ``guided_json``, or ``none`` when it took
+        none and replies were parsed unconstrained); ``structured_output_rejected`` maps the
+        forms it refused to their HTTP status.
+        """
+        return self._structured.notes()
+
     async def generate(self, request: GenerateRequest) -> ModelOutput:
-        """Generate one completion; raises ``ProviderError`` on any failure."""
-        cfg = request.config
+        """Generate one completion.
+
+        Raises:
+            ProviderError: the call failed (``retryable`` says whether a retry may help), or
+                the server returned no text (a refusal or a tool call).
+            ConfigError: the server refused the temperature (some models take only their own).
+        """
+        cfg = request.config.with_defaults()
         body: dict[str, Any] = dict(self._extra_body) if self._extra_body else {}
         body["model"] = self._model
         if self._chat:
             body["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
         else:
             body["prompt"] = render_prompt(request.messages)
-        if cfg.max_tokens is not None:
-            body["max_tokens"] = cfg.max_tokens
-        if cfg.temperature is not None:
-            body["temperature"] = cfg.temperature
+        if cfg.max_tokens is None or cfg.max_tokens < 1:
+            # llama.cpp's server (and others) read max_tokens=0 as "up to the context size".
+            raise ConfigError(
+                f"{self.name}: expected max_tokens to be a positive integer, got "
+                f"{cfg.max_tokens!r}. Pass --max-tokens N (N >= 1)."
+            )
+        body["max_tokens"] = cfg.max_tokens
+        body["temperature"] = cfg.temperature
         if cfg.top_p is not None:
             body["top_p"] = cfg.top_p
         if cfg.stop:
@@ -202,18 +230,24 @@ class OpenAICompatProvider:
             body["seed"] = cfg.seed
         if cfg.logprobs:
             body["logprobs"] = True if self._chat else 1
-        if cfg.structured is not None:
-            body.update(_structured_body(cfg.structured, self._chat))
-        data, raw = await self._post(self._generate_url, body)
+        url = self._generate_url
+        if cfg.structured is None:
+            data, raw = await self._post(url, body, temperature=cfg.temperature)
+        else:
+            data, raw = await self._negotiate(url, body, cfg.structured, cfg.temperature)
         try:
             choice = data["choices"][0]
             if self._chat:
                 text = _message_text(choice["message"])
             else:
-                text = choice["text"] or ""
+                text = choice["text"]
+                if text is not None and not isinstance(text, str):
+                    raise TypeError
             logprobs = _generated_logprobs(choice, self._chat) if cfg.logprobs else None
         except (KeyError, IndexError, TypeError, ValueError):
-            raise self._shape_error(self._generate_url, raw) from None
+            raise self._shape_error(url, raw) from None
+        if text is None:
+            raise self._no_text_error(url, choice)
         text, truncated = cap_text(text, self._max_output_chars)
         usage = data.get("usage")
         if not isinstance(usage, dict):
@@ -228,12 +262,41 @@ class OpenAICompatProvider:
             logprobs,
         )
 
+    async def _negotiate(
+        self,
+        url: str,
+        body: dict[str, Any],
+        structured: StructuredOutput,
+        temperature: float | None,
+    ) -> tuple[dict[str, Any], bytes]:
+        """POST ``body`` with the first form of structured output the server takes."""
+        for form in self._structured.order():
+            attempt = dict(body)
+            attempt.update(form.fields(structured))
+            status, raw, headers = await self._exchange(url, attempt)
+            if 200 <= status < 300:
+                self._structured.accepted(form)
+                return self._decode(url, raw)
+            self._temperature_check(url, status, raw, temperature)
+            if not is_rejection(form, status, raw):
+                raise self._status_error(url, status, raw, headers)
+            self._structured.rejected(form, status)
+        raise AssertionError("the last form, 'none', is never rejected")  # pragma: no cover
+
     async def loglikelihood(self, request: LoglikelihoodRequest) -> LoglikelihoodOutput:
         """``log P(continuation | context)`` for each continuation (``api="completions"``).
 
-        Each continuation is scored with one echo request (``echo=True, logprobs=1,
-        max_tokens=0``) on ``context + continuation``. The tokens that overlap the
-        continuation's characters are summed; a token that straddles the boundary counts.
+        Each continuation is scored with one echo request on ``context + continuation``:
+        ``echo=True, logprobs=1, max_tokens=1, temperature=0``, as lm-evaluation-harness
+        sends it. (``max_tokens=0`` would be the natural ask, but llama.cpp's server reads it
+        as "no limit" and generates to the end of its context.) The tokens that overlap the
+        continuation's characters are summed, a token that straddles the boundary included;
+        the generated token, past the prompt's characters, is ignored.
+
+        Raises:
+            CapabilityError: the server does not echo the prompt with per-token
+                log-probabilities, so it cannot score continuations at all; the message
+                names the alternatives.
         """
         if self._chat:
             raise CapabilityError(
@@ -263,38 +326,53 @@ class OpenAICompatProvider:
         self, context: str, continuation: str
     ) -> tuple[float, bool | None, int | None]:
         body: dict[str, Any] = dict(self._extra_body) if self._extra_body else {}
+        prompt = context + continuation
         body.update(
-            model=self._model,
-            prompt=context + continuation,
-            echo=True,
-            logprobs=1,
-            max_tokens=0,
-            temperature=0,
+            model=self._model, prompt=prompt, echo=True, logprobs=1, max_tokens=1, temperature=0
         )
-        data, raw = await self._post(self._completions_url, body)
+        url = self._completions_url
+        status, raw, headers = await self._exchange(url, body)
+        if not 200 <= status < 300:
+            if status in (400, 422, 500) and b"echo" in raw[:65536].lower():
+                raise self._no_echo_error(f"it refused echo with HTTP {status}", raw)
+            raise self._status_error(url, status, raw, headers)
+        data, raw = self._decode(url, raw)
         try:
-            lp = data["choices"][0]["logprobs"]
-            tokens: list[str] = lp["tokens"]
-            values: list[float | None] = lp["token_logprobs"]
-            offsets: list[int] | None = lp.get("text_offset")
-            top: list[dict[str, float] | None] | None = lp.get("top_logprobs")
-        except (KeyError, IndexError, TypeError):
-            raise self._shape_error(self._completions_url, raw) from None
+            choice = data["choices"][0]
+            lp = choice.get("logprobs")
+        except (KeyError, IndexError, TypeError, AttributeError):
+            raise self._shape_error(url, raw) from None
+        if not isinstance(lp, dict):
+            raise self._no_echo_error("its reply has no logprobs", lp)
+        tokens, values = lp.get("tokens"), lp.get("token_logprobs")
+        if not isinstance(tokens, list) or not isinstance(values, list):
+            raise self._no_echo_error("its logprobs have no tokens and token_logprobs", lp)
+        offsets: list[int] | None = lp.get("text_offset")
+        top: list[dict[str, float] | None] | None = lp.get("top_logprobs")
         if offsets is None:
+            text = choice.get("text")
+            if isinstance(text, str) and not text.startswith(prompt):
+                raise self._no_echo_error("its text does not start with the prompt", lp)
             offsets, pos = [], 0
             for tok in tokens:
                 offsets.append(pos)
                 pos += len(tok)
-        start, end = len(context), len(context) + len(continuation)
+        if prompt and not any(off < len(prompt) for off in offsets):
+            raise self._no_echo_error("no token of its reply lies within the prompt", lp)
+        start, end = len(context), len(prompt)
         total, counted = 0.0, 0
         greedy: bool | None = True if top is not None else None
         for i, (tok, value, off) in enumerate(zip(tokens, values, offsets, strict=False)):
             if off + len(tok) <= start:
                 continue
-            if off >= end:  # a server that generated despite max_tokens=0
+            if off >= end:  # the generated token (max_tokens=1), past the prompt
                 break
             if value is None:
-                continue
+                if i == 0:  # the first token of a prompt has no context, hence no logprob
+                    continue
+                raise self._no_echo_error(
+                    f"token_logprobs is null for the prompt token {tok!r}", lp
+                )
             total += value
             counted += 1
             if greedy and top is not None:
@@ -304,28 +382,37 @@ class OpenAICompatProvider:
         if continuation and counted == 0:
             raise ProviderError(
                 f"{self.name}: expected log-probabilities for the continuation "
-                f"{continuation[:50]!r}, got none from {self._completions_url}. Does the server "
-                "support echo=True with logprobs and max_tokens=0?",
+                f"{continuation[:50]!r}, got none from {url}: no token with a log-probability "
+                "overlaps it. (A prompt's first token has none: give the request a context.)",
                 retryable=False,
             )
         usage = data.get("usage")
         input_tokens = usage.get("prompt_tokens") if isinstance(usage, dict) else None
         return total, greedy, input_tokens
 
-    async def _post(self, url: str, body: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    async def _exchange(
+        self, url: str, body: dict[str, Any]
+    ) -> tuple[int, bytes, Mapping[str, str]]:
+        """One POST: the status, the body and the headers; transport failures raise."""
         session = self._pool.get()
         try:
             async with session.post(url, data=dumps(body)) as resp:
-                status = resp.status
-                raw = await read_body(resp)
-                if not 200 <= status < 300:
-                    raise status_error(
-                        status, raw, resp.headers, label=self._label(url), secrets=self._secrets
-                    )
+                return resp.status, await read_body(resp), resp.headers
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise exception_error(
                 exc, label=self._label(url), timeout=self._timeout, secrets=self._secrets
             ) from None
+
+    async def _post(
+        self, url: str, body: dict[str, Any], *, temperature: float | None = None
+    ) -> tuple[dict[str, Any], bytes]:
+        status, raw, headers = await self._exchange(url, body)
+        if not 200 <= status < 300:
+            self._temperature_check(url, status, raw, temperature)
+            raise self._status_error(url, status, raw, headers)
+        return self._decode(url, raw)
+
+    def _decode(self, url: str, raw: bytes) -> tuple[dict[str, Any], bytes]:
         try:
             data = loads(raw)
         except ValueError:
@@ -333,6 +420,26 @@ class OpenAICompatProvider:
         if not isinstance(data, dict):
             raise self._shape_error(url, raw)
         return data, raw
+
+    def _status_error(
+        self, url: str, status: int, raw: bytes, headers: Mapping[str, str]
+    ) -> ProviderError:
+        return status_error(status, raw, headers, label=self._label(url), secrets=self._secrets)
+
+    def _temperature_check(
+        self, url: str, status: int, raw: bytes, temperature: float | None
+    ) -> None:
+        """A generate request refused for its temperature is a settings error, not a retry."""
+        if temperature is None or status not in (400, 422):
+            return
+        if b"temperature" not in raw[:65536].lower():
+            return
+        raise ConfigError(
+            f"{self._label(url)} refused temperature={temperature:g} (HTTP {status}: "
+            f"{excerpt(raw, self._secrets)}). Some models, such as reasoning models, take only "
+            "their default temperature. Run again with a temperature the model accepts, e.g. "
+            "--temperature 1 (for a judge, its temperature= argument)."
+        )
 
     def _label(self, url: str) -> str:
         return f"{self.name} at {url}"
@@ -345,35 +452,53 @@ class OpenAICompatProvider:
             status=200,
         )
 
+    def _no_text_error(self, url: str, choice: Mapping[str, Any]) -> ProviderError:
+        message = choice.get("message") if self._chat else None
+        message = message if isinstance(message, Mapping) else {}
+        facts = [f"finish_reason={choice.get('finish_reason')!r}"]
+        refusal = message.get("refusal")
+        if refusal:
+            facts.append(f"refusal={str(refusal)[:200]!r}")
+        if message.get("tool_calls"):
+            facts.append("it made tool calls instead")
+        hint = ""
+        if message.get("reasoning_content") or message.get("reasoning"):
+            facts.append("it returned only reasoning")
+            hint = " Raise --max-tokens so the model can finish reasoning and answer."
+        return ProviderError(
+            f"{self._label(url)} returned no text (content is null; "
+            f"{', '.join(facts)}). Counted as an error, not as an empty answer.{hint}",
+            retryable=False,
+            status=200,
+        )
+
+    def _no_echo_error(self, why: str, got: Any) -> CapabilityError:
+        """``got``: the reply's ``logprobs``, or the raw body of an error reply."""
+        if isinstance(got, bytes):
+            shown = excerpt(got, self._secrets, limit=160)
+        else:
+            shown = "logprobs: " + excerpt(dumps(got), self._secrets, limit=160)
+        return CapabilityError(
+            f"{self._label(self._completions_url)} cannot score continuations: it did not echo "
+            f"the prompt with per-token log-probabilities ({why}; sent echo=true, logprobs=1, "
+            f"max_tokens=1; got {shown}). Many servers (llama.cpp's llama-server, Ollama, "
+            "chat-only APIs) lack this. Use a generative method instead (-T method=generate on "
+            "the multiple-choice benchmarks), or a local backend that computes log-likelihoods "
+            "itself: llamacpp/<file.gguf> or transformers/<model>."
+        )
+
     async def aclose(self) -> None:
         """Close the HTTP session of the running event loop."""
         await self._pool.aclose()
 
 
-def _structured_body(structured: StructuredOutput, chat: bool) -> dict[str, Any]:
-    """Request fields that constrain the reply's shape.
-
-    The chat API takes OpenAI's ``response_format`` (also understood by vLLM, llama.cpp's
-    server and Ollama). The legacy completions API has no standard field; vLLM's
-    ``guided_json`` is sent there, which other servers ignore.
-    """
-    schema = structured.schema()
-    if chat:
-        return {
-            "response_format": {
-                "type": "json_schema",
-                "json_schema": {"name": structured.name, "strict": True, "schema": schema},
-            }
-        }
-    return {"guided_json": schema}
-
-
-def _message_text(message: Mapping[str, Any]) -> str:
+def _message_text(message: Mapping[str, Any]) -> str | None:
+    """The reply's text; ``None`` when the server sent none (``content: null``)."""
     content = message.get("content")
-    if content is None:
-        return ""
-    if isinstance(content, str):
+    if content is None or isinstance(content, str):
         return content
+    if not isinstance(content, list):
+        raise TypeError(f"content is {type(content).__name__}")
     # Some servers return a list of content parts.
     return "".join(
         p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"

@@ -5,6 +5,13 @@ Endpoints: ``POST /v1/chat/completions``, ``POST /v1/completions`` (with determi
 and ``POST /reset``. By default it echoes the last user message. Faults (HTTP statuses such as
 ``429``/``500``, or ``hang``) are injected with a seeded RNG, so a run is reproducible.
 
+``flavour`` makes it answer as a real server family does where they differ: ``openai`` (the
+default), ``vllm`` or ``llamacpp`` (llama-cpp-python's server: ``max_tokens`` 0 means "to the
+end of the context", and ``json_schema`` structured output is an HTTP 500). ``echo``,
+``only_temperature`` and ``refusal`` reproduce servers without prompt log-probabilities,
+models that take only one temperature, and replies without text. Every request body is kept
+(``FakeServer.bodies()``) so a test can check what a client sent.
+
 Run it in-process::
 
     with FakeServer(fail_rate=0.1, seed=1) as server:
@@ -28,7 +35,7 @@ import signal
 import threading
 import time
 import zlib
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -50,6 +57,9 @@ except ImportError:
     _loads = json.loads
 
 _TOKEN = re.compile(r"\s*\S+")
+_FLAVOURS = ("openai", "vllm", "llamacpp")
+_ECHO_MODES = ("full", "ignored", "text_only", "none", "rejected")
+_KEPT_BODIES = 10_000
 _ERROR_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -81,6 +91,29 @@ class FakeServerOptions:
             ``x-api-key``) or get a 401 that quotes the key received.
         log: a file that gets one JSON line per model request, flushed per line.
         seed: seeds the fault RNG (reset by ``POST /reset``).
+        flavour: ``openai``, ``vllm`` or ``llamacpp``; see ``Flavours`` below.
+        echo: how ``/v1/completions`` honours ``echo`` with ``logprobs``: ``full`` (the prompt's
+            tokens and log-probabilities, the first one null), ``ignored`` (only the generated
+            text and its tokens, as many servers reply), ``text_only`` (the prompt's text and
+            tokens, but null log-probabilities for them), ``none`` (``logprobs`` is null) or
+            ``rejected`` (a 400, "Only no echo is supported", as llama.cpp's llama-server).
+        only_temperature: the one temperature the model takes, as OpenAI's reasoning models
+            take only 1; a request with another gets a 400 naming ``temperature``.
+        refusal: chat replies have ``content: null`` and this ``refusal`` text.
+        n_ctx: the context size, in whitespace tokens, that an unlimited llama.cpp generation
+            fills.
+
+    Flavours, where real servers differ:
+
+    - ``openai``: ``response_format`` ``json_schema`` and ``json_object`` are honoured;
+      ``json_object`` with a ``schema`` key, or a ``guided_json`` field, is a 400 (an
+      unrecognised argument). ``max_tokens`` 0 generates nothing.
+    - ``vllm``: ``json_schema``, ``json_object`` (its ``schema`` key ignored) and
+      ``guided_json`` (chat and completions) are honoured.
+    - ``llamacpp``: ``json_schema`` is an HTTP 500 naming ``response_format``, as
+      llama-cpp-python's server answers; ``json_object`` with an optional ``schema`` is
+      honoured; ``guided_json`` is ignored. ``max_tokens`` 0 or null (or absent on chat)
+      generates filler to the end of an ``n_ctx``-token context; absent on completions, 16.
     """
 
     latency_ms: float = 0.0
@@ -97,9 +130,20 @@ class FakeServerOptions:
     api_key: str | None = None
     log: str | Path | None = None
     seed: int = 0
+    flavour: str = "openai"
+    echo: str = "full"
+    only_temperature: float | None = None
+    refusal: str | None = None
+    n_ctx: int = 2048
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fault_kinds", tuple(str(k) for k in self.fault_kinds))
+        for name, allowed in (("flavour", _FLAVOURS), ("echo", _ECHO_MODES)):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(
+                    f"Expected {name} to be one of {', '.join(allowed)}, "
+                    f"got {getattr(self, name)!r}."
+                )
         if not 0.0 <= self.fail_rate <= 1.0:
             raise ConfigError(f"Expected fail_rate between 0 and 1, got {self.fail_rate!r}.")
         for kind in self.fault_kinds:
@@ -109,7 +153,7 @@ class FakeServerOptions:
                 )
         if (self.fail_rate or self.fail_first) and not self.fault_kinds:
             raise ConfigError("fail_rate and fail_first need at least one fault kind.")
-        for name in ("latency_ms", "hang_seconds", "fail_first"):
+        for name in ("latency_ms", "hang_seconds", "fail_first", "n_ctx"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"Expected {name} >= 0, got {getattr(self, name)!r}.")
         if self.reply_bytes is not None and self.reply_bytes < 0:
@@ -190,6 +234,7 @@ class FakeApp:
         self.prompts: Counter[str] = Counter()
         self.paths: Counter[str] = Counter()
         self.last_request: dict[str, Any] | None = None
+        self.bodies: deque[dict[str, Any]] = deque(maxlen=_KEPT_BODIES)
 
     def stats(self) -> dict[str, Any]:
         """Counters since the last reset, as plain JSON-able values."""
@@ -230,14 +275,20 @@ class FakeApp:
         if early is not None:
             return early
         messages = body["messages"]
+        n_in = sum(len(_text(m.get("content")).split()) for m in messages if isinstance(m, dict))
         reply = self._reply_for(prompt)
-        schema = _response_schema(body)
+        schema = _constraint(self.options.flavour, body)
         if schema is not None and reply is prompt:
             reply = json.dumps(schema_instance(schema, prompt))
-        text, reason, _ = _cut(reply, body.get("max_tokens"), body.get("stop"))
+        reply, limit = self._budget(body, reply, n_in, chat=True, pad=schema is None)
+        text, reason, _ = _cut(reply, limit, body.get("stop"))
+        message: dict[str, Any] = {"role": "assistant", "content": text}
+        if self.options.refusal is not None:
+            text = ""
+            message.update(content=None, refusal=self.options.refusal)
         choice: dict[str, Any] = {
             "index": 0,
-            "message": {"role": "assistant", "content": text},
+            "message": message,
             "finish_reason": reason,
             "logprobs": None,
         }
@@ -249,7 +300,6 @@ class FakeApp:
                     for t in tokens
                 ]
             }
-        n_in = sum(len(_text(m.get("content")).split()) for m in messages if isinstance(m, dict))
         return self._json(
             {
                 "id": f"chatcmpl-fake-{self.requests}",
@@ -266,12 +316,19 @@ class FakeApp:
         if early is not None:
             return early
         prompts = body["prompt"] if isinstance(body["prompt"], list) else [body["prompt"]]
-        echo, want_lp = bool(body.get("echo")), body.get("logprobs") is not None
+        mode = self.options.echo
+        echo = bool(body.get("echo")) and mode != "ignored"
+        want_lp = body.get("logprobs") is not None and mode != "none"
+        schema = _constraint(self.options.flavour, body)
         choices, n_in, n_out = [], 0, 0
         for index, prompt in enumerate(prompts):
-            text, reason, _ = _cut(
-                self._reply_for(prompt), body.get("max_tokens"), body.get("stop")
+            reply = self._reply_for(prompt)
+            if schema is not None and reply is prompt:
+                reply = json.dumps(schema_instance(schema, prompt))
+            reply, limit = self._budget(
+                body, reply, len(prompt.split()), chat=False, pad=schema is None
             )
+            text, reason, _ = _cut(reply, limit, body.get("stop"))
             n_in += len(prompt.split())
             n_out += self._count(text)
             choice: dict[str, Any] = {
@@ -281,7 +338,9 @@ class FakeApp:
                 "logprobs": None,
             }
             if want_lp:
-                choice["logprobs"] = _completion_logprobs(prompt, text, echo)
+                choice["logprobs"] = _completion_logprobs(
+                    prompt, text, echo, prompt_values=mode != "text_only"
+                )
             choices.append(choice)
         return self._json(
             {
@@ -349,6 +408,8 @@ class FakeApp:
             body = _loads(await request.read())
         except ValueError:
             body = None
+        if isinstance(body, dict):
+            self.bodies.append({"path": path, "body": body})
         problem = _validate(path, body)
         prompt = ""
         if problem is None:
@@ -357,7 +418,16 @@ class FakeApp:
             for p in many if isinstance(many, list) else [prompt]:
                 self.prompts[p] += 1
             self.last_request = {"path": path, "body": body}
-        outcome = "400" if problem is not None else self._check_auth(request) or self._fault()
+        outcome, message, err_type = None, "", None
+        if problem is not None:
+            outcome, message = "400", problem
+        elif self._check_auth(request):
+            outcome = "401"
+            message = f"Incorrect API key provided: {_received_key(request)}."
+        elif fault := self._fault():
+            outcome, message = fault, f"Injected fault {fault}."
+        elif refused := _refusal(self.options, path, body):
+            outcome, message, err_type = refused
         self.outcomes[outcome or "ok"] += 1
         if self._log is not None:
             entry = {
@@ -378,13 +448,7 @@ class FakeApp:
             outcome = None
         if outcome is None:
             return body, prompt, None
-        if outcome == "400":
-            message = problem or "bad request"
-        elif outcome == "401":
-            message = f"Incorrect API key provided: {_received_key(request)}."
-        else:
-            message = f"Injected fault {outcome}."
-        return body, prompt, self._error(int(outcome), message, flavour)
+        return body, prompt, self._error(int(outcome), message, flavour, err_type)
 
     def _check_auth(self, request: web.Request) -> str | None:
         key = self.options.api_key
@@ -403,8 +467,10 @@ class FakeApp:
         self.faults[kind] += 1
         return kind
 
-    def _error(self, status: int, message: str, flavour: str) -> web.Response:
-        err_type = _ERROR_TYPES.get(
+    def _error(
+        self, status: int, message: str, flavour: str, err_type: str | None = None
+    ) -> web.Response:
+        err_type = err_type or _ERROR_TYPES.get(
             status, "api_error" if status >= 500 else "invalid_request_error"
         )
         if flavour == "anthropic":
@@ -432,6 +498,21 @@ class FakeApp:
             return self.options.reply
         return prompt
 
+    def _budget(
+        self, body: Mapping[str, Any], reply: str, n_prompt: int, *, chat: bool, pad: bool
+    ) -> tuple[str, Any]:
+        """The reply and the token limit as the flavour reads ``max_tokens``; an unlimited
+        llama.cpp reply is padded to the end of the context unless a schema ends it."""
+        if self.options.flavour != "llamacpp":
+            return reply, body.get("max_tokens")
+        limit = body.get("max_tokens", None if chat else 16)
+        if isinstance(limit, int) and limit > 0:
+            return reply, limit
+        # llama.cpp: no limit, so generation runs on to the end of the context.
+        room = max(0, self.options.n_ctx - n_prompt)
+        missing = room + 1 - len(reply.split()) if pad else 0  # one past: cut as "length"
+        return (reply + " lorem" * missing if missing > 0 else reply), room
+
     def _count(self, text: str) -> int:
         if text is self._big:
             return 1 if text else 0
@@ -442,12 +523,62 @@ class FakeApp:
         return web.Response(body=_dumps(payload), content_type="application/json")
 
 
-def _response_schema(body: Mapping[str, Any]) -> dict[str, Any] | None:
+_GENERIC_OBJECT = {"type": "object", "properties": {"reply": {"type": "string"}}}
+
+
+def _constraint(flavour: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The JSON Schema the flavour's server would enforce on this request's reply, if any."""
     fmt = body.get("response_format")
-    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
-        inner = fmt.get("json_schema")
-        if isinstance(inner, dict) and isinstance(inner.get("schema"), dict):
-            return inner["schema"]
+    if isinstance(fmt, dict):
+        kind = fmt.get("type")
+        if kind == "json_schema":
+            inner = fmt.get("json_schema")
+            if isinstance(inner, dict) and isinstance(inner.get("schema"), dict):
+                return inner["schema"]
+        if kind == "json_object":
+            schema = fmt.get("schema")
+            if flavour == "llamacpp" and isinstance(schema, dict):
+                return schema
+            return _GENERIC_OBJECT
+    guided = body.get("guided_json")
+    if flavour == "vllm" and isinstance(guided, dict):
+        return guided
+    return None
+
+
+def _refusal(
+    opts: FakeServerOptions, path: str, body: Mapping[str, Any]
+) -> tuple[str, str, str | None] | None:
+    """(status, message, error type) when the flavour's server refuses this request."""
+    if path == "/v1/messages":
+        return None
+    temperature = body.get("temperature")
+    if opts.only_temperature is not None and temperature is not None:
+        if temperature != opts.only_temperature:
+            return (
+                "400",
+                f"Unsupported value: 'temperature' does not support {temperature} with this "
+                f"model. Only the default ({opts.only_temperature:g}) value is supported.",
+                None,
+            )
+    if opts.echo == "rejected" and path == "/v1/completions" and body.get("echo"):
+        return "400", "Only no echo is supported", None
+    fmt = body.get("response_format")
+    kind = fmt.get("type") if isinstance(fmt, dict) else None
+    unknown_format = fmt is not None and kind not in ("text", "json_object")
+    if opts.flavour == "llamacpp" and path == "/v1/chat/completions" and unknown_format:
+        # llama-cpp-python's server reports its request validation errors as HTTP 500.
+        message = (
+            "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', "
+            "'response_format', 'type'), 'msg': \"Input should be 'text' or 'json_object'\", "
+            f"'input': {kind!r}}}\n\n  Endpoint: POST /v1/chat/completions"
+        )
+        return "500", message, "internal_server_error"
+    if opts.flavour == "openai":
+        if "guided_json" in body:
+            return "400", "Unrecognized request argument supplied: guided_json", None
+        if kind == "json_object" and "schema" in fmt:  # type: ignore[operator]
+            return "400", "Unrecognized request argument supplied: response_format.schema", None
     return None
 
 
@@ -483,14 +614,27 @@ def _usage(n_in: int, n_out: int) -> dict[str, int]:
     return {"prompt_tokens": n_in, "completion_tokens": n_out, "total_tokens": n_in + n_out}
 
 
-def _completion_logprobs(prompt: str, text: str, echo: bool) -> dict[str, Any]:
-    full, base = (prompt + text, 0) if echo else (text, len(prompt))
-    tokens, offsets = [], []
-    for m in _TOKEN.finditer(full):
-        tokens.append(m.group())
-        offsets.append(m.start() + base)
-    values: list[float | None] = [_logprob(t) for t in tokens]
-    top: list[dict[str, float] | None] = [_top(t) for t in tokens]
+def _completion_logprobs(
+    prompt: str, text: str, echo: bool, *, prompt_values: bool = True
+) -> dict[str, Any]:
+    """Tokens, offsets and log-probabilities of the (echoed prompt and the) generated text.
+
+    The prompt and the generated text are tokenized apart, as a server does, so the first
+    generated token never merges with the prompt's last one.
+    """
+    parts = [(prompt, 0, prompt_values)] if echo else []
+    parts.append((text, len(prompt), True))
+    tokens: list[str] = []
+    offsets: list[int] = []
+    values: list[float | None] = []
+    top: list[dict[str, float] | None] = []
+    for part, base, scored in parts:
+        for m in _TOKEN.finditer(part):
+            token = m.group()
+            tokens.append(token)
+            offsets.append(base + m.start())
+            values.append(_logprob(token) if scored else None)
+            top.append(_top(token) if scored else None)
     if echo and prompt.strip() and tokens:  # the first prompt token has no context
         values[0] = None
         top[0] = None
@@ -662,8 +806,14 @@ class FakeServer:
         return self._call(lambda: self._state.stats())  # type: ignore[union-attr]
 
     def reset(self) -> None:
-        """Zero the counters and reseed the fault RNG."""
+        """Zero the counters, forget the request bodies and reseed the fault RNG."""
         self._call(lambda: self._state.reset())  # type: ignore[union-attr]
+
+    def bodies(self, path: str | None = None) -> list[dict[str, Any]]:
+        """The JSON bodies of the requests since the last reset (the last 10,000), oldest
+        first; only those sent to ``path`` (e.g. ``"/v1/completions"``) when given."""
+        kept = self._call(lambda: list(self._state.bodies))  # type: ignore[union-attr]
+        return [k["body"] for k in kept if path is None or k["path"] == path]
 
     def __enter__(self) -> FakeServer:
         return self.start()
@@ -691,6 +841,11 @@ def _parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, FakeServerO
     p.add_argument("--api-key")
     p.add_argument("--log")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--flavour", default="openai", choices=_FLAVOURS)
+    p.add_argument("--echo", default="full", choices=_ECHO_MODES)
+    p.add_argument("--only-temperature", type=float)
+    p.add_argument("--refusal")
+    p.add_argument("--n-ctx", type=int, default=2048)
     a = p.parse_args(argv)
     try:
         retry_after = None if a.retry_after.lower() == "none" else float(a.retry_after)
@@ -710,6 +865,11 @@ def _parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, FakeServerO
         api_key=a.api_key,
         log=a.log,
         seed=a.seed,
+        flavour=a.flavour,
+        echo=a.echo,
+        only_temperature=a.only_temperature,
+        refusal=a.refusal,
+        n_ctx=a.n_ctx,
     )
     return a, options
 
