@@ -1,19 +1,37 @@
-"""MBPP: lm-evaluation-harness's 3-shot prompt; reference solutions pass, broken ones fail."""
+"""MBPP: lm-evaluation-harness's 3-shot prompts (completion and chat forms); reference solutions
+pass in every shape a model gives them, broken ones fail."""
 
 from __future__ import annotations
 
 import json
-import re
 import time
+from pathlib import Path
 
-from evalstack.benchmarks.mbpp import FEWSHOT_IDS, STOP, TEST_SOURCE, mbpp
+import pytest
+from click.testing import CliRunner
+
+from evalstack.benchmarks.mbpp import (
+    CHAT_CODE_PREFIX,
+    FEWSHOT_IDS,
+    STOP,
+    TEST_SOURCE,
+    entry_point,
+    mbpp,
+)
+from evalstack.cli.main import cli
 from evalstack.core import registry
-from evalstack.core.types import Sample
+from evalstack.core.errors import ConfigError
+from evalstack.core.types import Capability, Sample
 from evalstack.datasets.sources import file_sha256, locate
 from evalstack.providers.mock import MockProvider
 from evalstack.runner.config import RunConfig
 from evalstack.runner.evaluate import evaluate
 from evalstack.store import Store
+from tests.benchmarks.chat_coder import FORMS, mbpp_reply, mixed
+
+CHAT = frozenset({Capability.GENERATE, Capability.CHAT})
+COMPLETION = frozenset({Capability.GENERATE})
+CODER = Path(__file__).with_name("chat_coder.py")
 
 # The start of the prompt of the first test problem (task 11), as lm-evaluation-harness's
 # mbpp task renders it: the three solved examples (tasks 2, 3, 4; their code keeps the data's
@@ -39,13 +57,9 @@ LAST_PROBLEM = (
 )
 
 
-def function_name(sample: Sample) -> str:
-    return re.search(r"assert\s+(?:not\s+)?\(?\s*(\w+)\s*\(", sample.metadata["code_test"])[1]
-
-
 def altered(sample: Sample) -> str:
     """The reference code with the tested function's return value replaced by a fresh object."""
-    name = function_name(sample)
+    name = sample.metadata["entry_point"]
     return (f"{sample.target}\n_reference = {name}\n"
             f"{name} = lambda *a, **k: (_reference(*a, **k), object())[1]\n")
 
@@ -60,7 +74,9 @@ def test_prompt_matches_lm_evaluation_harness():
     assert prompt.endswith(LAST_PROBLEM)
     assert prompt.count("[DONE]") == 3 and len(FEWSHOT_IDS) == 3
     assert task.config.stop == STOP == ("[DONE]",)
-    assert (task.config.temperature, task.version) == (0.0, 1)
+    assert (task.config.temperature, task.version) == (0.0, 2)
+    assert task.args == {"format": "auto"} and task.adapted(COMPLETION).args == {
+        "format": "completion"}
     assert task.dataset.fingerprint() == file_sha256(locate(TEST_SOURCE))
     assert (TEST_SOURCE.hub, TEST_SOURCE.hub_config) == ("google-research-datasets/mbpp", "full")
     assert registry.lookup("task", "mbpp") is mbpp
@@ -71,13 +87,22 @@ def test_prompt_matches_lm_evaluation_harness():
 
 
 def test_reference_solutions_pass_and_broken_ones_fail(tmp_path):
-    """The 500 test problems' reference code passes in the sandbox (answered as a fenced block
-    followed by [DONE], as a model would); with the return value altered, all fail."""
+    """Completion form, all 500 test problems: the reference code passes in the sandbox, answered
+    bare and closed with [DONE] (as a completion model does) for even problems (the chat test's
+    mixed run answers the odd ones bare), and for odd ones in turn fenced between sentences and
+    fenced under extra imports (the only stop, [DONE], leaves a fenced reply whole); with the
+    return value altered, every one fails."""
     task = mbpp()
     samples = list(task.dataset)
     prompts = {s.id: task.solver.template.render(s) for s in samples}
+
+    def answer(i: int, s: Sample) -> str:
+        if i % 2 == 0:
+            return mbpp_reply(s, "bare") + "\n[DONE]\n"
+        return mbpp_reply(s, ("function", "imports")[i // 2 % 2])
+
     replies = {
-        "reference": {prompts[s.id]: f"```python\n{s.target}\n```\n[DONE]\n" for s in samples},
+        "reference": {prompts[s.id]: answer(i, s) for i, s in enumerate(samples)},
         "altered": {prompts[s.id]: altered(s) for s in samples},
     }
     models = [MockProvider("scripted", replies=r) for r in replies.values()]
@@ -90,11 +115,123 @@ def test_reference_solutions_pass_and_broken_ones_fail(tmp_path):
         failures = {s.sample_id: s.scores["pass_at_1"].get("explanation")
                     for s in store.iter_samples(reference.run_id)
                     if s.scores["pass_at_1"]["value"] != 1.0}
+        assert store.get_run(reference.run_id).task_spec["args"] == {"format": "completion"}
     assert failures == {}
     assert reference.errors == 0 and reference.metrics["pass_at_1"].n == 500
     assert reference.metrics["pass_at_1"].estimate == 1.0
     assert changed.errors == 0 and changed.metrics["pass_at_1"].estimate == 0.0
     assert elapsed < 180
+
+
+def test_the_form_follows_the_model_or_the_format_argument():
+    task = mbpp(timeout=5)
+    chat, completion = task.adapted(CHAT), task.adapted(COMPLETION)
+    assert chat.spec()["args"] == {"format": "chat", "timeout": 5}
+    assert completion.spec()["args"] == {"format": "completion", "timeout": 5}
+    assert (chat.version, chat.config.stop, completion.config.stop) == (2, (), STOP)
+    assert chat.solver.template is None  # the chat samples carry their conversation
+    first = next(iter(chat.dataset))
+    assert first.metadata["code_prefix"] == CHAT_CODE_PREFIX
+    assert first.metadata["entry_point"] == next(iter(completion.dataset)).metadata[
+        "entry_point"] == "remove_Occ"
+    assert mbpp(format="chat").adapted(COMPLETION).config.stop == ()
+    with pytest.raises(ConfigError, match="mbpp format must be auto, chat or completion"):
+        mbpp(format="")
+
+
+def test_entry_points_come_from_the_asserts_and_the_code():
+    samples = list(mbpp().dataset)
+    assert all(s.metadata["entry_point"] for s in samples)
+    assert all(f"def {s.metadata['entry_point']}" in s.target for s in samples)
+    row = {"code": "def helper(x):\r\n  return x\r\ndef f(x):\r\n  return helper(x)",
+           "test_list": ["assert set(f([1])) == set(helper([1]))"]}
+    assert entry_point(row) == "f"
+
+
+def test_exact_chat_prompt_of_the_first_item():
+    """lm-evaluation-harness's ``mbpp_instruct`` with its three examples as conversation turns,
+    each answered with the example's code in a ```python block (its gen_prefix opens the block;
+    a chat API takes no assistant prefill, so the examples show it)."""
+    task = mbpp().adapted(CHAT)
+    first = next(iter(task.dataset))
+    turns = [(m.role, m.content) for m in first.input]
+    head = "You are an expert Python programmer, and here is your task:\n"
+    assert turns == [
+        ("user", head + "Write a function to find the similar elements from the given two "
+         "tuple lists.\nYour code should pass these tests:\n"
+         "assert similar_elements((3, 4, 5, 6),(5, 7, 4, 10)) == (4, 5)\n"
+         "assert similar_elements((1, 2, 3, 4),(5, 4, 3, 7)) == (3, 4)\n"
+         "assert similar_elements((11, 12, 14, 13),(17, 15, 14, 13)) == (13, 14)"),
+        ("assistant", "```python\ndef similar_elements(test_tup1, test_tup2):\r\n  res = "
+         "tuple(set(test_tup1) & set(test_tup2))\r\n  return (res) \n```"),
+        ("user", head + "Write a python function to identify non-prime numbers.\nYour code "
+         "should pass these tests:\nassert is_not_prime(2) == False\n"
+         "assert is_not_prime(10) == True\nassert is_not_prime(35) == True"),
+        ("assistant", "```python\nimport math\r\ndef is_not_prime(n):\r\n    result = False"
+         "\r\n    for i in range(2,int(math.sqrt(n)) + 1):\r\n        if n % i == 0:\r\n"
+         "            result = True\r\n    return result\n```"),
+        ("user", head + "Write a function to find the largest integers from a given list of "
+         "numbers using heap queue algorithm.\nYour code should pass these tests:\n"
+         "assert heap_queue_largest( [25, 35, 22, 85, 14, 65, 75, 22, 58],3)==[85, 75, 65] \n"
+         "assert heap_queue_largest( [25, 35, 22, 85, 14, 65, 75, 22, 58],2)==[85, 75] \n"
+         "assert heap_queue_largest( [25, 35, 22, 85, 14, 65, 75, 22, 58],5)==[85, 75, 65, "
+         "58, 35]"),
+        ("assistant", "```python\nimport heapq as hq\r\ndef heap_queue_largest(nums,n):\r\n"
+         "  largest_nums = hq.nlargest(n, nums)\r\n  return largest_nums\n```"),
+        ("user", head + "Write a python function to remove first and last occurrence of a "
+         "given character from the string.\nYour code should pass these tests:\n"
+         'assert remove_Occ("hello","l") == "heo"\nassert remove_Occ("abcda","a") == "bcd"\n'
+         'assert remove_Occ("PHP","P") == "H"'),
+    ]
+
+
+def test_chat_replies_with_the_whole_function_pass_through_the_cli(tmp_path):
+    """A chat model (a ``python/`` callable) answering all 500 problems with a sentence, the
+    reference code in a ```python block, a sentence and a second block: all pass."""
+    started = time.monotonic()
+    done = CliRunner().invoke(cli, [
+        "run", "mbpp", "-m", f"python/{CODER}:reply", "-M", "form=function",
+        "--store", str(tmp_path / "s.db"), "--no-progress", "--json",
+    ])
+    elapsed = time.monotonic() - started
+    assert done.exit_code == 0, done.output
+    out = json.loads(done.stdout)["tasks"][0]
+    assert (out["task_version"], out["samples"], out["errors"]) == (2, 500, 0)
+    assert out["metrics"]["pass_at_1"]["estimate"] == 1.0
+    with Store.open(str(tmp_path / "s.db")) as store:
+        assert store.get_run(out["run_id"]).task_spec["args"] == {"format": "chat"}
+    assert elapsed < 120
+
+
+def test_chat_replies_with_imports_bare_or_broken(tmp_path):
+    """Chat form, all 500 problems: the code fenced under extra imports passes; a run answering
+    odd problems with the bare code and even ones with a broken function passes exactly the
+    odd ones."""
+    task = mbpp()
+    samples = list(task.adapted(CHAT).dataset)
+    assert set(FORMS) == {"bare", "function", "imports", "broken"}
+    replies = {
+        "imports": {s.input_text(): mbpp_reply(s, "imports") for s in samples},
+        "mixed": {s.input_text(): mbpp_reply(s, mixed(i)) for i, s in enumerate(samples)},
+    }
+    models = []
+    for r in replies.values():
+        model = MockProvider("scripted", replies=r)
+        model.capabilities = model.capabilities | {Capability.CHAT}
+        models.append(model)
+    result = evaluate([task], models, RunConfig(store=str(tmp_path / "s.db"), progress=False,
+                                                cache=False))
+    imports, both = result.tasks
+    with Store.open(str(tmp_path / "s.db")) as store:
+        values = {name: {r.sample_id: r.scores["pass_at_1"]["value"]
+                         for r in store.iter_samples(t.run_id)}
+                  for name, t in zip(replies, result.tasks, strict=True)}
+        assert {store.get_run(t.run_id).task_spec["args"]["format"]
+                for t in result.tasks} == {"chat"}
+    assert imports.errors == 0 and imports.metrics["pass_at_1"].estimate == 1.0
+    assert values["mixed"] == {s.id: 1.0 if mixed(i) == "bare" else 0.0
+                               for i, s in enumerate(samples)}
+    assert both.errors == 0 and both.metrics["pass_at_1"].n == 500
 
 
 def test_hub_split_files_are_used_when_there_is_no_mirror(tmp_path, monkeypatch):

@@ -197,6 +197,38 @@ def test_build_program_continues_or_replaces_the_prompt():
         build_program(Sample("2", "x"), "pass")
 
 
+def test_build_program_for_chat_replies():
+    """A whole function keeps the prompt's imports before it; its ``from __future__`` imports
+    move to the top; a block indented as a whole (a Markdown list item) is dedented."""
+    prompt = 'from typing import List\n\n\ndef total(xs: List[int]) -> int:\n    """Sum."""\n'
+    sample = Sample("1", prompt, metadata={"code_prefix": prompt, "entry_point": "total",
+                                           "code_test": "assert total([1, 2]) == 3"})
+    function = "def total(xs: List[int]) -> int:\n    return sum(xs)\n"
+    future = f"from __future__ import annotations\nimport math\n\n{function}"
+    program = build_program(sample, f"Sure:\n```python\n{future}```\nDone.")
+    assert program.startswith("from __future__ import annotations\nfrom typing import List")
+    assert program.count("from __future__") == 1
+    listed = "1. The function:\n\n   ```python\n   def total(xs):\n       return sum(xs)\n   ```\n"
+    for reply in (f"```python\n{function}```", f"Sure:\n```python\n{future}```", listed):
+        assert run_program(build_program(sample, reply)).status == "passed", reply
+    body = build_program(sample, "```python\n    return sum(xs)\n```")
+    assert body == prompt + "    return sum(xs)\n\nassert total([1, 2]) == 3\n"
+
+
+def test_a_chat_reply_is_cut_only_in_the_completion_form():
+    """The completion form cuts at its stop sequences as the provider would (a whole function
+    after a fence is cut at "\\ndef" and fails, as in lm-evaluation-harness); the chat form
+    sends none and the same reply passes."""
+    prompt = 'def one():\n    """Return 1."""\n'
+    sample = Sample("1", prompt, metadata={"code_prefix": prompt, "entry_point": "one",
+                                           "code_test": "assert one() == 1"})
+    reply = "Here it is:\n```python\nimport os\n\ndef one():\n    return 1\n```\n"
+    scorer = code_execution(timeout=5)
+    for stop, passed in ((("\nclass", "\ndef", "\n#", "\nif", "\nprint"), 0.0), ((), 1.0)):
+        state = TaskState(sample, output=ModelOutput(reply), config=GenerateConfig(stop=stop))
+        assert asyncio.run(scorer(sample, state)).value == passed
+
+
 def test_scorer_scores_and_records_the_execution():
     scorer = code_execution(timeout=5)
     assert scorer.spec.name == "pass_at_1"

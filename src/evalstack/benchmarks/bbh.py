@@ -20,7 +20,8 @@ Metrics:
   letter ``(A)`` (found by ``extract_choice``, also from the option's text), a label
   (True/False, Yes/No, valid/invalid), a number, a bracket sequence (dyck_languages) or a word
   list (word_sorting), read from the "answer is" statement when there is one, else from the
-  whole output; compared ignoring case, spacing and a final period.
+  last ``\\boxed{}`` (from version 2), else from the whole output; compared ignoring case,
+  spacing and a final period.
 
 ``subtask`` picks one task (or a list); the category is the task name. Data: MIT-licensed
 files of suzgunmirac/BIG-Bench-Hard (task data from BIG-bench, Apache-2.0); Hugging Face
@@ -131,7 +132,7 @@ def _load(subtask: str) -> tuple[list[Sample], list[str]]:
     return samples, [file_sha256(data_path), file_sha256(prompt_path)]
 
 
-@task(version=1)
+@task(version=2)
 def bbh(subtask: str | list[str] | None = None) -> Task:
     """BIG-Bench Hard, 3-shot chain of thought in lm-eval's ``bbh_cot_fewshot`` format.
 

