@@ -357,10 +357,10 @@ def test_llamacpp_loglikelihood_sends_max_tokens_1_and_ignores_the_generated_tok
         )
         bodies = s.bodies("/v1/completions")
     assert out.logprobs == (_logprob(" Paris"), _logprob(" London") + _logprob(" town"))
-    assert len(bodies) == 2
+    assert len(bodies) == 4  # the echo self-check's two requests, then one per continuation
     for body in bodies:
-        assert body["max_tokens"] == 1 and body["echo"] is True and body["logprobs"] == 1
-        assert body["temperature"] == 0
+        assert body["max_tokens"] == 1 and body["logprobs"] == 1 and body["temperature"] == 0
+    assert [b.get("echo") for b in bodies] == [None, True, True, True]
 
 
 def test_every_request_carries_max_tokens_and_temperature() -> None:
@@ -370,7 +370,9 @@ def test_every_request_carries_max_tokens_and_temperature() -> None:
         with_provider(ask("text", logprobs=True), base_url=s.url, api="completions")
         with_provider(score("a b", " c"), base_url=s.url, api="completions")
         bodies = s.bodies()
-    assert len(bodies) == 5  # the structured call: json_schema (refused), json_object+schema
+    # The structured call: json_schema (refused), json_object+schema; the score: the echo
+    # self-check's two requests, then the echo request.
+    assert len(bodies) == 7
     for body in bodies:
         assert isinstance(body["max_tokens"], int) and body["max_tokens"] >= 1, body
         assert isinstance(body["temperature"], float | int), body
@@ -389,7 +391,7 @@ def test_a_server_without_prompt_logprobs_is_a_capability_error(echo: str, why: 
     with FakeServer(echo=echo) as s:
         with pytest.raises(CapabilityError) as info:
             with_provider(score("The capital is", " Paris"), base_url=s.url, api="completions")
-        assert s.stats()["requests"] == 1
+        assert s.stats()["requests"] <= 3  # the echo self-check's two at most, then one
     err = info.value
     assert isinstance(err, UserError) and not isinstance(err, ProviderError)
     message = str(err)
@@ -525,3 +527,37 @@ def test_an_empty_string_reply_is_still_an_answer() -> None:
 def test_run_notes_are_empty_before_any_structured_call(server: FakeServer) -> None:
     with_provider(ask("hi"), base_url=server.url)
     assert OpenAICompatProvider("fake", base_url=server.url).run_notes() == {}
+
+
+@pytest.mark.parametrize(("flavour", "sampling"), [("llamacpp", {"repeat_penalty": 1.0}),
+                                                   ("openai", None), ("vllm", None)])
+def test_prepare_finds_llamacpp_and_neutralises_its_repeat_penalty(
+        flavour: str, sampling: dict[str, float] | None) -> None:
+    """llama.cpp's servers apply repeat_penalty 1.1 even at temperature 0; elsewhere only
+    OpenAI's fields are sent (OpenAI refuses unknown ones)."""
+    with FakeServer(flavour=flavour) as s:
+
+        async def go(p: OpenAICompatProvider) -> Any:
+            await p.prepare()
+            await p.generate(GenerateRequest.from_prompt("hi"))
+            return p.run_notes()
+
+        notes = with_provider(go, base_url=s.url)
+        (body,) = s.bodies()
+    assert body.get("repeat_penalty") == (sampling or {}).get("repeat_penalty")
+    if sampling is None:
+        assert "repeat_penalty" not in body and "server" not in notes
+    else:
+        assert notes == {"server": "llama.cpp", "sampling": sampling}
+
+
+def test_extra_body_repeat_penalty_wins_over_the_neutral_one() -> None:
+    with FakeServer(flavour="llamacpp") as s:
+
+        async def go(p: OpenAICompatProvider) -> Any:
+            await p.prepare()
+            await p.generate(GenerateRequest.from_prompt("hi"))
+
+        with_provider(go, base_url=s.url, extra_body={"repeat_penalty": 1.3})
+        (body,) = s.bodies()
+    assert body["repeat_penalty"] == 1.3

@@ -58,6 +58,10 @@ ACCEPTED_ARGS = (
     "organization",
     "extra_body",
 )
+# The echo self-check: a context whose next token a language model predicts confidently, and
+# how far (in nats) the echoed and the generated log-probability of that token may differ.
+_ECHO_PROBE = "The capital of France is"
+_ECHO_TOLERANCE = 0.05
 # Arguments that change how a request is sent but never what comes back: kept out of
 # identity() so that changing them does not invalidate the response cache.
 _OPERATIONAL_ARGS = frozenset({"timeout", "base_url", "api"})
@@ -172,6 +176,11 @@ class OpenAICompatProvider:
         self._completions_url = f"{self._base_url}/completions"
         self._generate_url = self._chat_url if self._chat else self._completions_url
         self._structured = Negotiator(self._generate_url, model, chat=self._chat)
+        self._server: str | None = None  # a known server family, found by prepare()
+        self._sampling: dict[str, Any] = {}  # what that family needs to sample neutrally
+        self._echo_lock: asyncio.Lock | None = None
+        self._echo_checked = False
+        self._echo_error: CapabilityError | None = None
 
     def __repr__(self) -> str:
         return (
@@ -197,7 +206,35 @@ class OpenAICompatProvider:
         none and replies were parsed unconstrained); ``structured_output_rejected`` maps the
         forms it refused to their HTTP status.
         """
-        return self._structured.notes()
+        notes = self._structured.notes()
+        if self._server is not None:
+            notes["server"] = self._server
+            notes["sampling"] = dict(self._sampling)
+        return notes
+
+    async def prepare(self) -> None:
+        """Ask the server what it is (``GET /models``), before the first request.
+
+        llama.cpp's servers (llama-cpp-python's, which lists models as ``owned_by: "me"``, and
+        llama-server, ``"llamacpp"``) apply a ``repeat_penalty`` of 1.1 even at temperature 0,
+        so greedy outputs differ from in-process llama.cpp's on replies that repeat a token.
+        For them every request also carries ``repeat_penalty: 1.0`` (unless ``extra_body``
+        sets one): the same weights give the same outputs behind either. Other servers get
+        only OpenAI's fields (OpenAI's API refuses unknown ones). Any failure here is ignored.
+        """
+        if self._server is not None:
+            return
+        try:
+            async with self._pool.get().get(f"{self._base_url}/models") as resp:
+                data = loads(await read_body(resp)) if resp.status == 200 else None
+        except (TimeoutError, aiohttp.ClientError, ValueError):
+            return
+        owners = {m.get("owned_by") for m in (data or {}).get("data") or []
+                  if isinstance(m, dict)} if isinstance(data, dict) else set()
+        if owners & {"me", "llamacpp"}:
+            self._server = "llama.cpp"
+            if "repeat_penalty" not in self._extra_body:
+                self._sampling = {"repeat_penalty": 1.0}
 
     async def generate(self, request: GenerateRequest) -> ModelOutput:
         """Generate one completion.
@@ -222,6 +259,7 @@ class OpenAICompatProvider:
             )
         body["max_tokens"] = cfg.max_tokens
         body["temperature"] = cfg.temperature
+        body.update(self._sampling)
         if cfg.top_p is not None:
             body["top_p"] = cfg.top_p
         if cfg.stop:
@@ -303,6 +341,8 @@ class OpenAICompatProvider:
                 f"{self.name} uses the chat API, which gives no prompt log-probabilities. "
                 "Pass api=completions to score continuations."
             )
+        # Before any echo request: on llama-cpp-python's server each one costs seconds.
+        await self._check_echo_once()
         conts = request.continuations
         if len(conts) == 1:
             results = [await self._score(request.context, conts[0])]
@@ -321,6 +361,66 @@ class OpenAICompatProvider:
             None if any(g is None for g in greedy) else tuple(greedy),  # type: ignore[arg-type]
             None if any(t is None for t in tokens) else sum(tokens),  # type: ignore[arg-type]
         )
+
+    async def _check_echo_once(self) -> None:
+        if not self._echo_checked:
+            if self._echo_lock is None:
+                self._echo_lock = asyncio.Lock()
+            async with self._echo_lock:
+                if not self._echo_checked:
+                    try:
+                        self._echo_checked = await self._check_echo()
+                    except CapabilityError as exc:
+                        self._echo_error, self._echo_checked = exc, True
+        if self._echo_error is not None:
+            raise self._echo_error
+
+    async def _check_echo(self) -> bool:
+        """Refuse log-likelihood when the log-probability the server echoes for a prompt token
+        disagrees with the one it reports when it generates that same token.
+
+        llama-cpp-python's server (0.3.x) scores each echoed token with the distribution that
+        follows it when the model adds no BOS token (SmolLM2): values that parse but are
+        wrong (design/0010-llamacpp-server.md). Checked before the first continuation; returns
+        whether it could decide (an error reply leaves it to ``_score``, and to a later call).
+        """
+        url = self._completions_url
+        base: dict[str, Any] = dict(self._extra_body) if self._extra_body else {}
+        base.update(model=self._model, max_tokens=1, logprobs=1, temperature=0)
+        status, raw, _ = await self._exchange(url, {**base, "prompt": _ECHO_PROBE})
+        if not 200 <= status < 300:
+            return False
+        try:
+            lp = self._decode(url, raw)[0]["choices"][0]["logprobs"]
+            token, generated = lp["tokens"][0], lp["token_logprobs"][0]
+        except (ProviderError, KeyError, IndexError, TypeError):
+            return True  # no generated token to compare with
+        if not isinstance(token, str) or not token or not isinstance(generated, float | int):
+            return True
+        body = {**base, "prompt": _ECHO_PROBE + token, "echo": True}
+        status, raw, _ = await self._exchange(url, body)
+        if not 200 <= status < 300:
+            return False
+        try:
+            lp = self._decode(url, raw)[0]["choices"][0]["logprobs"]
+            offsets = lp.get("text_offset")
+            if offsets is None:
+                offsets = [sum(map(len, lp["tokens"][:i])) for i in range(len(lp["tokens"]))]
+            echoed = lp["token_logprobs"][offsets.index(len(_ECHO_PROBE))]
+        except (ProviderError, KeyError, IndexError, TypeError, ValueError, AttributeError):
+            return True  # _score reports a malformed echo
+        if isinstance(echoed, float | int) and abs(echoed - generated) > _ECHO_TOLERANCE:
+            raise CapabilityError(
+                f"{self._label(self._completions_url)} cannot score continuations: the "
+                f"log-probabilities it echoes for a prompt disagree with the ones it reports "
+                f"when generating (log P({token!r} | {_ECHO_PROBE!r}) is {echoed:.2f} echoed, "
+                f"{generated:.2f} generated). llama-cpp-python's server echoes them one token "
+                "late for models without a BOS token, such as SmolLM2. Use a generative method "
+                "instead (-T method=generate on the multiple-choice benchmarks), or a local "
+                "backend that computes log-likelihoods itself: llamacpp/<file.gguf> or "
+                "transformers/<model>."
+            )
+        return True
 
     async def _score(
         self, context: str, continuation: str
@@ -489,6 +589,7 @@ class OpenAICompatProvider:
 
     async def aclose(self) -> None:
         """Close the HTTP session of the running event loop."""
+        self._echo_lock = None  # bound to this event loop; the verdict is kept
         await self._pool.aclose()
 
 

@@ -381,7 +381,9 @@ class FakeApp:
         names = ["fake-model"] + (
             [self.options.model_version] if self.options.model_version else []
         )
-        data = [{"id": n, "object": "model", "created": 0, "owned_by": "evalstack"} for n in names]
+        # llama-cpp-python's server lists its models as owned by "me".
+        owner = "me" if self.options.flavour == "llamacpp" else "evalstack"
+        data = [{"id": n, "object": "model", "created": 0, "owned_by": owner} for n in names]
         return self._json({"object": "list", "data": data})
 
     async def _stats(self, request: web.Request) -> web.Response:
