@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 
 from evalstack.core.types import Sample
 
@@ -82,9 +83,22 @@ def mbpp_reply(sample: Sample, form: str) -> str:
     raise ValueError(form)
 
 
-@functools.cache
+_LOCK = threading.Lock()
+
+
 def _problems() -> dict[str, tuple[str, int, Sample]]:
-    """Every chat-form prompt of both benchmarks -> (benchmark, index, sample)."""
+    """Every chat-form prompt of both benchmarks -> (benchmark, index, sample).
+
+    Built once, under a lock: the callable runs in several threads at once, and building
+    the tasks concurrently (compiling and parsing in each thread) is what CPython 3.11 does
+    not survive ("AST constructor recursion depth mismatch").
+    """
+    with _LOCK:
+        return _build_problems()
+
+
+@functools.cache
+def _build_problems() -> dict[str, tuple[str, int, Sample]]:
     from evalstack.benchmarks.humaneval import humaneval
     from evalstack.benchmarks.mbpp import mbpp
 

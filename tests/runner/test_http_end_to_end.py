@@ -143,8 +143,10 @@ def test_loglikelihood_on_a_llamacpp_like_server_sends_max_tokens_1(tmp_path):
     assert r.exit_code == 0, r.output
     t = json.loads(r.output)["tasks"][0]
     assert t["samples"] == 8 and t["errors"] == 0
-    assert len(bodies) == 8 * 4  # one echo request per option
-    assert all(b["max_tokens"] == 1 and b["echo"] is True for b in bodies)
+    # The echo self-check's two requests (one plain, one echoed), then one echo per option.
+    assert len(bodies) == 2 + 8 * 4
+    assert all(b["max_tokens"] == 1 for b in bodies)
+    assert [b.get("echo") for b in bodies].count(True) == 1 + 8 * 4
 
 
 def test_a_server_without_prompt_logprobs_stops_the_run_with_the_alternatives(tmp_path):
@@ -154,7 +156,7 @@ def test_a_server_without_prompt_logprobs_stops_the_run_with_the_alternatives(tm
         assert r.exit_code == 2, r.output
         assert r.output.startswith("error: ") and "cannot score continuations" in r.output
         assert "-T method=generate" in r.output and "llamacpp/<file.gguf>" in r.output
-        assert requests <= 8 * 4  # it stopped at the first reply, not after every sample
+        assert requests <= 2 + 8 * 4  # the self-check, then it stopped at the first reply
         with Store.open(None) as store:
             (run,) = store.list_runs()
             assert run.status == "failed" and "CapabilityError" in run.error
@@ -185,4 +187,5 @@ def test_a_judge_on_a_llamacpp_like_server_negotiates_structured_output(tmp_path
     assert t.provider_notes == {"llm_judge": {
         "structured_output": "json_object+schema",
         "structured_output_rejected": {"json_schema": 500},
+        "server": "llama.cpp", "sampling": {"repeat_penalty": 1.0},
     }}
