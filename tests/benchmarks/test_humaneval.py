@@ -7,7 +7,6 @@ import dataclasses
 import gzip
 import json
 import time
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -24,10 +23,10 @@ from evalstack.runner.evaluate import evaluate
 from evalstack.solvers.generate import build_messages
 from evalstack.store import Store
 from tests.benchmarks.chat_coder import humaneval_reply, mixed
+from tests.benchmarks.helpers import run_chat_coder
 
 CHAT = frozenset({Capability.GENERATE, Capability.CHAT})
 COMPLETION = frozenset({Capability.GENERATE})
-CODER = Path(__file__).with_name("chat_coder.py")
 
 
 def altered(sample: Sample) -> str:
@@ -157,17 +156,7 @@ def test_chat_replies_with_the_whole_function_pass_through_the_cli(tmp_path):
     """A chat model (a ``python/`` callable) answering every problem with a sentence, the
     complete function in a fenced block (no imports), a sentence and a second block: all 164
     pass. Before the chat form, the cut at "\\ndef" scored these 0."""
-    started = time.monotonic()
-    done = CliRunner().invoke(cli, [
-        "run", "humaneval", "-m", f"python/{CODER}:reply", "-M", "form=function",
-        "--store", str(tmp_path / "s.db"), "--no-progress", "--json",
-    ])
-    elapsed = time.monotonic() - started
-    assert done.exit_code == 0, done.output
-    out = json.loads(done.stdout)["tasks"][0]
-    with Store.open(str(tmp_path / "s.db")) as store:
-        run_record = store.get_run(out["run_id"])
-        records = list(store.iter_samples(out["run_id"]))
+    out, run_record, records, elapsed = run_chat_coder("humaneval", tmp_path, "function")
     errors = {r.sample_id: r.error for r in records if r.error}
     assert (out["task_version"], out["samples"], out["errors"]) == (2, 164, 0), errors
     assert out["metrics"]["pass_at_1"]["estimate"] == 1.0

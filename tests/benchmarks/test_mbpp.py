@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from evalstack.benchmarks.mbpp import (
     CHAT_CODE_PREFIX,
@@ -18,7 +16,6 @@ from evalstack.benchmarks.mbpp import (
     entry_point,
     mbpp,
 )
-from evalstack.cli.main import cli
 from evalstack.core import registry
 from evalstack.core.errors import ConfigError
 from evalstack.core.types import Capability, Sample
@@ -28,10 +25,10 @@ from evalstack.runner.config import RunConfig
 from evalstack.runner.evaluate import evaluate
 from evalstack.store import Store
 from tests.benchmarks.chat_coder import FORMS, mbpp_reply, mixed
+from tests.benchmarks.helpers import run_chat_coder
 
 CHAT = frozenset({Capability.GENERATE, Capability.CHAT})
 COMPLETION = frozenset({Capability.GENERATE})
-CODER = Path(__file__).with_name("chat_coder.py")
 
 # The start of the prompt of the first test problem (task 11), as lm-evaluation-harness's
 # mbpp task renders it: the three solved examples (tasks 2, 3, 4; their code keeps the data's
@@ -188,18 +185,10 @@ def test_exact_chat_prompt_of_the_first_item():
 def test_chat_replies_with_the_whole_function_pass_through_the_cli(tmp_path):
     """A chat model (a ``python/`` callable) answering all 500 problems with a sentence, the
     reference code in a ```python block, a sentence and a second block: all pass."""
-    started = time.monotonic()
-    done = CliRunner().invoke(cli, [
-        "run", "mbpp", "-m", f"python/{CODER}:reply", "-M", "form=function",
-        "--store", str(tmp_path / "s.db"), "--no-progress", "--json",
-    ])
-    elapsed = time.monotonic() - started
-    assert done.exit_code == 0, done.output
-    out = json.loads(done.stdout)["tasks"][0]
+    out, run_record, _, elapsed = run_chat_coder("mbpp", tmp_path, "function")
     assert (out["task_version"], out["samples"], out["errors"]) == (2, 500, 0)
     assert out["metrics"]["pass_at_1"]["estimate"] == 1.0
-    with Store.open(str(tmp_path / "s.db")) as store:
-        assert store.get_run(out["run_id"]).task_spec["args"] == {"format": "chat"}
+    assert run_record.task_spec["args"] == {"format": "chat"}
     assert elapsed < 120
 
 

@@ -43,8 +43,7 @@ def visible_text(text: Text) -> Text:
     # Where each offset of the original lands in the shown text, to move the style spans.
     offsets = [0]
     for ch in plain:
-        offsets.append(offsets[-1] + (1 if ch.isprintable() or ch in "\n\t"
-                                      else len(visible(ch))))
+        offsets.append(offsets[-1] + len(visible(ch)))
     end = len(plain)
     spans = [Span(offsets[min(s.start, end)], offsets[min(s.end, end)], s.style)
              for s in text.spans]

@@ -229,8 +229,8 @@ class OpenAICompatProvider:
                 data = loads(await read_body(resp)) if resp.status == 200 else None
         except (TimeoutError, aiohttp.ClientError, ValueError):
             return
-        owners = {m.get("owned_by") for m in (data or {}).get("data") or []
-                  if isinstance(m, dict)} if isinstance(data, dict) else set()
+        models = data.get("data") if isinstance(data, dict) else None
+        owners = {m.get("owned_by") for m in models or [] if isinstance(m, dict)}
         if owners & {"me", "llamacpp"}:
             self._server = "llama.cpp"
             if "repeat_penalty" not in self._extra_body:
@@ -385,9 +385,7 @@ class OpenAICompatProvider:
         whether it could decide (an error reply leaves it to ``_score``, and to a later call).
         """
         url = self._completions_url
-        base: dict[str, Any] = dict(self._extra_body) if self._extra_body else {}
-        base.update(model=self._model, max_tokens=1, logprobs=1, temperature=0)
-        status, raw, _ = await self._exchange(url, {**base, "prompt": _ECHO_PROBE})
+        status, raw, _ = await self._exchange(url, self._logprobs_body(_ECHO_PROBE, echo=False))
         if not 200 <= status < 300:
             return False
         try:
@@ -397,8 +395,7 @@ class OpenAICompatProvider:
             return True  # no generated token to compare with
         if not isinstance(token, str) or not token or not isinstance(generated, float | int):
             return True
-        body = {**base, "prompt": _ECHO_PROBE + token, "echo": True}
-        status, raw, _ = await self._exchange(url, body)
+        status, raw, _ = await self._exchange(url, self._logprobs_body(_ECHO_PROBE + token))
         if not 200 <= status < 300:
             return False
         try:
@@ -422,16 +419,21 @@ class OpenAICompatProvider:
             )
         return True
 
+    def _logprobs_body(self, prompt: str, *, echo: bool = True) -> dict[str, Any]:
+        """A completions request for ``prompt``'s log-probabilities: one generated token at
+        most (``max_tokens=0`` means "no limit" to llama.cpp's server), greedy, echoed."""
+        body: dict[str, Any] = dict(self._extra_body) if self._extra_body else {}
+        body.update(model=self._model, prompt=prompt, max_tokens=1, logprobs=1, temperature=0)
+        if echo:
+            body["echo"] = True
+        return body
+
     async def _score(
         self, context: str, continuation: str
     ) -> tuple[float, bool | None, int | None]:
-        body: dict[str, Any] = dict(self._extra_body) if self._extra_body else {}
         prompt = context + continuation
-        body.update(
-            model=self._model, prompt=prompt, echo=True, logprobs=1, max_tokens=1, temperature=0
-        )
         url = self._completions_url
-        status, raw, headers = await self._exchange(url, body)
+        status, raw, headers = await self._exchange(url, self._logprobs_body(prompt))
         if not 200 <= status < 300:
             if status in (400, 422, 500) and b"echo" in raw[:65536].lower():
                 raise self._no_echo_error(f"it refused echo with HTTP {status}", raw)
