@@ -32,7 +32,8 @@ from evalstack.analysis.compare import RunRef
 from evalstack.analysis.judges import judge_notes, require_same_judges
 from evalstack.analysis.pairs import MetricPairs, Pairing, mismatches, primary_metric
 from evalstack.analysis.text import fmt_delta, fmt_interval, fmt_p
-from evalstack.core.errors import ConfigError, UserError, validation_problems
+from evalstack.core import checks
+from evalstack.core.errors import ConfigError, UserError
 from evalstack.stats import holm, mcnemar, noninferiority, sample_size_noninferiority
 
 Decision = Literal["pass", "fail", "inconclusive"]
@@ -58,16 +59,35 @@ class GateConfig(BaseModel):
     metric: str | None = None
     alpha: float = Field(0.05, gt=0, lt=0.5)
     power: float = Field(0.8, gt=0, lt=1)
-    max_drop: float = Field(DEFAULT_MAX_DROP, ge=0)
+    max_drop: float = Field(DEFAULT_MAX_DROP, ge=0, le=1)
     categories: dict[str, float] = Field(default_factory=dict)
 
-    @field_validator("categories")
+    @field_validator("alpha", mode="before")
     @classmethod
-    def _non_negative(cls, value: dict[str, float]) -> dict[str, float]:
-        for name, drop in value.items():
-            if not (isinstance(drop, int | float) and drop >= 0 and math.isfinite(drop)):
-                raise ValueError(f"max drop for category {name!r} must be >= 0; got {drop!r}")
-        return value
+    def _alpha(cls, value: Any) -> float:
+        return checks.field_check(checks.in_range, "alpha", value, low=0, high=0.5,
+                                  low_open=True, high_open=True, what="a significance level",
+                                  example="0.05")
+
+    @field_validator("power", mode="before")
+    @classmethod
+    def _power(cls, value: Any) -> float:
+        return checks.field_check(checks.proportion, "power", value, low_open=True,
+                                  high_open=True, example="0.8")
+
+    @field_validator("max_drop", mode="before")
+    @classmethod
+    def _max_drop(cls, value: Any) -> float:
+        return checks.field_check(checks.proportion, "max_drop", value, example="0.02")
+
+    @field_validator("categories", mode="before")
+    @classmethod
+    def _drops(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value  # pydantic says it should be a mapping
+        return {name: checks.field_check(checks.proportion, f"the max drop of category "
+                                         f"{name!r}", drop, example="0.05")
+                for name, drop in value.items()}
 
     def margin_for(self, category: str) -> float | None:
         if category in self.categories:
@@ -94,9 +114,16 @@ def load_gate_config(path: str | Path) -> GateConfig:
     try:
         return GateConfig.model_validate(raw)
     except ValidationError as exc:
+        # a range check's message names its field already; others get pydantic's location
+        problems = "; ".join(
+            e["msg"] if e["type"] == "out_of_range"
+            else f"{'.'.join(str(x) for x in e['loc']) or '(top level)'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        end = "" if problems.endswith(("?", ".")) else "."
         raise ConfigError(
-            f"Gate config {p}: {validation_problems(exc)}. Expected keys: metric (name), "
-            "alpha (0-0.5), power (0-1), max_drop (>= 0), categories (name: max drop)."
+            f"Gate config {p}: {problems}{end} Expected keys: metric (name), alpha (0-0.5), "
+            "power (0-1), max_drop (a proportion, 0-1), categories (name: max drop)."
         ) from None
 
 

@@ -8,13 +8,14 @@ from typing import Any
 import click
 
 from evalstack.cli._decide import Rows, format_options, load_runs, say
+from evalstack.cli.options import ALPHA
 
 
 @click.command("compare")
 @click.argument("runs", nargs=-1, required=True)
 @click.option("--metric", "metrics", multiple=True,
               help="Compare only this metric (repeatable). Default: every metric both runs have.")
-@click.option("--alpha", type=click.FloatRange(0, 0.5, min_open=True, max_open=True),
+@click.option("--alpha", type=ALPHA,
               default=0.05, show_default=True,
               help="Significance level; intervals are at 1 - alpha.")
 @click.option("--allow-mismatch", is_flag=True,

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from evalstack.cli._decide import Rows, format_options, load_runs, say
+from evalstack.cli.options import ALPHA
 
 # Exit codes 0, 1 and 2 are the gate's decisions; anything that stops the gate from deciding
 # (a bad flag, an unknown run, an unreadable config) exits with at least this code.
@@ -19,9 +20,11 @@ class GateCommand(click.Command):
     """Keeps exit codes 1 and 2 for decisions: usage and input errors exit with 3 or more."""
 
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        from evalstack.core.errors import EvalstackError
+
         try:
             return super().make_context(*args, **kwargs)
-        except click.ClickException as exc:
+        except (click.ClickException, EvalstackError) as exc:  # checked flag types raise these
             exc.exit_code = max(exc.exit_code, ERROR_EXIT)
             raise
 
@@ -35,7 +38,16 @@ class GateCommand(click.Command):
             raise
 
 
-def _parse_drops(values: tuple[str, ...]) -> tuple[float | None, dict[str, float]]:
+def parse_drops(values: tuple[str, ...]) -> tuple[float | None, dict[str, float]]:
+    """``--max-drop`` values: the overall drop (last bare one wins) and drops by category.
+
+    Each drop is a proportion in [0, 1]; ``2`` is refused with "did you mean 0.02?".
+
+    Examples:
+        >>> parse_drops(("0.02", "algebra=0.05", "*=0.1"))
+        (0.02, {'algebra': 0.05, '*': 0.1})
+    """
+    from evalstack.core.checks import proportion
     from evalstack.core.errors import ConfigError
 
     overall: float | None = None
@@ -43,13 +55,15 @@ def _parse_drops(values: tuple[str, ...]) -> tuple[float | None, dict[str, float
     for raw in values:
         name, sep, number = raw.rpartition("=")
         try:
-            drop = float(number)
+            float(number)
         except ValueError:
-            drop = -1.0
-        if not drop >= 0 or (sep and not name):
+            number = ""
+        if not number.strip() or (sep and not name):
             raise ConfigError(
                 f"--max-drop expects a proportion such as 0.02, or CATEGORY=0.05; got {raw!r}."
             )
+        flag = f"the --max-drop of category {name!r}" if sep else "--max-drop"
+        drop = proportion(flag, number, example="0.02")
         if sep:
             cats[name] = drop
         else:
@@ -69,8 +83,8 @@ def _parse_drops(values: tuple[str, ...]) -> tuple[float | None, dict[str, float
                    "category. Repeatable; overrides the config file.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="A YAML file with metric, alpha, max_drop and categories (see below).")
-@click.option("--alpha", type=float, default=None,
-              help="Significance level of the tests [default: 0.05].")
+@click.option("--alpha", type=ALPHA, default=None,
+              help="Significance level of the tests, in (0, 0.5) [default: 0.05].")
 @click.option("--junit", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write JUnit XML here (one test case per check).")
 @click.option("--summary", type=click.Path(dir_okay=False, writable=True), default=None,
@@ -121,11 +135,11 @@ def gate_command(baseline: str, candidate: str, metric: str | None, max_drops: t
     from evalstack.analysis.pairs import mismatches, pair_runs
     from evalstack.cli.render import make_console
     from evalstack.cli.safe import echo
-    from evalstack.core.errors import ConfigError, UserError
+    from evalstack.core.errors import UserError
 
     fmt = "json" if as_json else fmt
     config = load_gate_config(config_path) if config_path else GateConfig()
-    overall, cats = _parse_drops(max_drops)
+    overall, cats = parse_drops(max_drops)
     updates: dict[str, Any] = {}
     if overall is not None:
         updates["max_drop"] = overall
@@ -134,8 +148,6 @@ def gate_command(baseline: str, candidate: str, metric: str | None, max_drops: t
     if metric is not None:
         updates["metric"] = metric
     if alpha is not None:
-        if not 0 < alpha < 0.5:
-            raise ConfigError(f"--alpha must be between 0 and 0.5, such as 0.05; got {alpha}.")
         updates["alpha"] = alpha
     config = config.model_copy(update=updates)
     (base_run, base_scores), (cand_run, cand_scores) = load_runs(store, [baseline, candidate])

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from evalstack.cli._decide import Rows, format_options, say
+from evalstack.cli.options import IntAtLeast
 
 if TYPE_CHECKING:
     from evalstack.analysis.plan import Forecast, Interval, Plan
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 @click.option("--discordance", type=float, default=None,
               help="Share of items two models score differently, for paired designs "
                    "(default: measured on two pilots).")
-@click.option("--n", "n", type=int, default=None,
+@click.option("--n", "n", type=IntAtLeast(2), default=None,
               help="A planned sample size (per arm; pairs when paired): print the minimum "
                    "detectable effect.")
 @click.option("--pilot", "pilots", multiple=True, metavar="RUN",
@@ -37,11 +38,11 @@ if TYPE_CHECKING:
               help="Model to price the forecast for (default: the pilot's).")
 @click.option("--prices", default=None, envvar="EVALSTACK_PRICES",
               help="Price table file (JSON or YAML), as for `evalstack run`.")
-@click.option("--samples", type=int, default=None,
+@click.option("--samples", type=IntAtLeast(1), default=None,
               help="Samples in the planned run (default: the pilot's dataset size).")
-@click.option("--epochs", type=int, default=1, show_default=True,
+@click.option("--epochs", type=IntAtLeast(1), default=1, show_default=True,
               help="Repeats of each sample in the planned run.")
-@click.option("--concurrency", type=int, default=None,
+@click.option("--concurrency", type=IntAtLeast(1), default=None,
               help="Requests in flight (default: the pilot's setting, else 8).")
 @format_options
 def plan_command(accuracy: float | None, delta: float | None, alpha: float, power: float,

@@ -10,7 +10,8 @@ from typing import Any
 
 import click
 
-from evalstack.cli.options import build_run_config, run_config_options
+from evalstack.cli.options import FiniteFloat, IntAtLeast, build_run_config, run_config_options
+from evalstack.core.types import MAX_TEMPERATURE
 
 DEFAULT_MODEL = "local/smollm2"
 
@@ -29,8 +30,10 @@ DEFAULT_MODEL = "local/smollm2"
 @click.option("-s", "--scorer", "scorers", multiple=True, metavar="NAME[:K=V,...]",
               help="Scorer(s) replacing the task's, e.g. exact_match, f1, "
                    "'numeric:tolerance=0.01'.")
-@click.option("--max-tokens", type=int, default=None, help="Override the task's max tokens.")
-@click.option("--temperature", type=float, default=None, help="Override the task's temperature.")
+@click.option("--max-tokens", type=IntAtLeast(1), default=None,
+              help="Override the task's max tokens (an integer >= 1).")
+@click.option("--temperature", type=FiniteFloat(0, MAX_TEMPERATURE), default=None,
+              help=f"Override the task's temperature (0 to {MAX_TEMPERATURE:g}; 0 is greedy).")
 @click.option("--input-field", default="input", show_default=True,
               help="Field holding the input, for a bare JSONL/CSV task.")
 @click.option("--target-field", default="target", show_default=True,
@@ -92,7 +95,7 @@ def run_command(tasks: tuple[str, ...], models: tuple[str, ...], model_args: tup
             changes["temperature"] = temperature
         if changes:
             t.config = dataclasses.replace(t.config, **changes)
-    chosen = list(models) or [os.environ.get("EVALSTACK_MODEL", DEFAULT_MODEL)]
+    chosen = _unique_models(models) or [os.environ.get("EVALSTACK_MODEL", DEFAULT_MODEL)]
     args = parse_kv(model_args, "--model-arg")
     result = evaluate(loaded, chosen, run, model_args=args)
 
@@ -116,6 +119,20 @@ def run_command(tasks: tuple[str, ...], models: tuple[str, ...], model_args: tup
         from evalstack.cli.safe import echo
 
         echo(f"Report written to {report_path}")
+
+
+def _unique_models(models: tuple[str, ...]) -> list[str]:
+    """The models in order, each once; a note on stderr names each duplicate dropped."""
+    unique = list(dict.fromkeys(models))
+    if len(unique) < len(models):
+        from collections import Counter
+
+        from evalstack.cli.safe import echo
+
+        for spec, times in Counter(models).items():
+            if times > 1:
+                echo(f"note: -m {spec} was given {times} times; it is evaluated once.", err=True)
+    return unique
 
 
 def _print_jury_agreement(tasks: Any, result: Any, store_url: str | None) -> None:

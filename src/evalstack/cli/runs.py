@@ -6,6 +6,8 @@ import json
 
 import click
 
+from evalstack.cli.options import IntAtLeast
+
 
 @click.command("runs")
 @click.option("--store", envvar="EVALSTACK_STORE", default=None, help="Store URL or path.")
@@ -13,7 +15,8 @@ import click
 @click.option("--model", default=None, help="Only runs of this model.")
 @click.option("--status", type=click.Choice(["running", "completed", "failed", "interrupted"]),
               default=None, help="Only runs with this status.")
-@click.option("-n", "--limit", default=50, show_default=True, help="How many runs to list.")
+@click.option("-n", "--limit", type=IntAtLeast(1), default=50, show_default=True,
+              help="How many runs to list.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
 @click.option("-q", "--quiet", is_flag=True,
               help="Print only run ids, one per line (for scripts: RUN=$(evalstack runs -q -n 1)).")
@@ -31,7 +34,7 @@ def runs_command(store: str | None, task: str | None, model: str | None, status:
     from evalstack.cli.safe import echo
     from evalstack.store import Store
 
-    st = Store.open(store)
+    st = Store.open(store, create=False)
     try:
         rows = st.list_runs(limit=limit, task=task, model=model, status=status)
     finally:

@@ -8,13 +8,14 @@ from typing import Any
 import click
 
 from evalstack.cli._decide import Rows, format_options, load_runs, say
+from evalstack.cli.options import ALPHA
 
 
 @click.command("select")
 @click.argument("runs", nargs=-1, required=True)
 @click.option("--metric", default=None,
               help="The metric to rank on (default: each task's first scorer).")
-@click.option("--alpha", type=click.FloatRange(0, 0.5, min_open=True, max_open=True),
+@click.option("--alpha", type=ALPHA,
               default=0.05, show_default=True,
               help="Family-wise error rate of the ranking (Bonferroni intervals, Holm tests).")
 @click.option("--allow-mismatch", is_flag=True,

@@ -122,6 +122,8 @@ DEFAULT_TEMPERATURE = 0.0
 #: The reply length when neither the task nor the command line sets ``max_tokens``. Every
 #: request carries one, so a request that times out cannot keep a server generating.
 DEFAULT_MAX_TOKENS = 512
+#: The highest temperature accepted (OpenAI's range is [0, 2]; Anthropic's [0, 1]).
+MAX_TEMPERATURE = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +141,28 @@ class GenerateConfig:
     seed: int | None = None
     logprobs: bool = False
     structured: StructuredOutput | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse settings no provider should be sent (NaN, a negative temperature, ...).
+
+        Raises:
+            ConfigError: naming the field, the range expected and the value received.
+
+        Examples:
+            >>> GenerateConfig(temperature=float("nan"))
+            Traceback (most recent call last):
+            ...
+            evalstack.core.errors.ConfigError: expected temperature to be a finite number in \
+[0, 2]; received nan. Pass a number such as 0.
+        """
+        from evalstack.core import checks
+
+        if self.max_tokens is not None:
+            checks.positive_int("max_tokens", self.max_tokens)
+        if self.temperature is not None:
+            checks.in_range("temperature", self.temperature, 0, MAX_TEMPERATURE)
+        if self.top_p is not None:
+            checks.proportion("top_p", self.top_p, low_open=True, example="1")
 
     def with_defaults(self) -> GenerateConfig:
         """This config with ``temperature`` and ``max_tokens`` filled in where unset.

@@ -120,23 +120,29 @@ class SampleCaller:
                 self.cached = True
                 return cache_keys.output_from_json(hit)
         attempt = 0
+        # Seconds spent in attempts and backoffs (waits for a slot or the rate limit are not
+        # counted): no request takes longer than --retry-time, however many retries are left.
+        spent = 0.0
+        budget, per_attempt = r.run.retry_time, r.run.timeout
         while True:
             attempt += 1
             self.attempts += 1
             if r.limiter.active:
                 await r.limiter.acquire(estimated_tokens)
+            limit = max(0.0, min(per_attempt, budget - spent))
+            start = time.perf_counter()
             try:
                 async with r.semaphore:
                     r.requests += 1
                     start = time.perf_counter()
-                    async with asyncio.timeout(r.run.timeout):
+                    async with asyncio.timeout(limit):
                         out = await make()
                     elapsed = (time.perf_counter() - start) * 1000.0
             except TimeoutError:
-                error = ProviderError(
-                    f"request timed out after {r.run.timeout:g}s (set --timeout to change)",
-                    retryable=True,
-                )
+                why = ("set --timeout to change" if limit >= per_attempt
+                       else "the rest of the --retry-time budget")
+                error = ProviderError(f"request timed out after {limit:g}s ({why})",
+                                      retryable=True)
             except ProviderError as exc:
                 error = exc
             else:
@@ -148,6 +154,7 @@ class SampleCaller:
                 if r.cache_put is not None:
                     r.cache_put(key, cache_keys.output_to_json(out))
                 return out
+            spent += time.perf_counter() - start
             if not error.retryable or attempt > r.run.max_retries:
                 if attempt > 1:
                     raise ProviderError(
@@ -155,7 +162,15 @@ class SampleCaller:
                         status=error.status,
                     ) from error
                 raise error
-            await asyncio.sleep(
-                backoff_delay(attempt, error, base=r.run.retry_base, cap=r.run.retry_max,
-                              rng=r.rng)
-            )
+            delay = backoff_delay(attempt, error, base=r.run.retry_base, cap=r.run.retry_max,
+                                  rng=r.rng)
+            if spent + delay >= budget:  # no time left for another attempt after the backoff
+                raise ProviderError(
+                    f"{error}; gave up after {attempt} attempt{'s' if attempt > 1 else ''} in "
+                    f"{spent:.1f} s (--retry-time {budget:g} s budget for all attempts; "
+                    f"--timeout {per_attempt:g} s per attempt)",
+                    retryable=False, status=error.status,
+                ) from error
+            slept = time.perf_counter()
+            await asyncio.sleep(delay)
+            spent += time.perf_counter() - slept

@@ -14,13 +14,21 @@ import asyncio
 import hashlib
 import json
 import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
+from evalstack.core import checks
 from evalstack.core.errors import ConfigError, ProviderError, ScorerError
 from evalstack.core.provider import ModelProvider, public_args
-from evalstack.core.types import ChatMessage, GenerateConfig, GenerateRequest, StructuredOutput
+from evalstack.core.types import (
+    MAX_TEMPERATURE,
+    ChatMessage,
+    GenerateConfig,
+    GenerateRequest,
+    StructuredOutput,
+)
 from evalstack.runner.retry import backoff_delay
 from evalstack.scorers.judge.verdict import VerdictError
 
@@ -30,6 +38,8 @@ T = TypeVar("T")
 DEFAULT_JUDGE = "local/smollm2"
 # How much of each failed reply is kept with a judge error.
 _KEEP_REPLY_CHARS = 2_000
+#: Seconds one verdict may take in all, attempts and backoffs included (as ``--retry-time``).
+DEFAULT_RETRY_TIME = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +111,8 @@ class JudgeModel:
         retry_temperature: the temperature of retries after an unusable verdict.
         concurrency: judge calls in flight at once (the provider may impose fewer).
         seed: the seed of the first attempt; retry ``k`` uses ``seed + k``.
+        retry_time: seconds one verdict may take in all, every attempt and backoff included;
+            when it runs out the verdict is a judge error (no call is left waiting).
         cache: keeps replies that parsed, keyed by the judge's identity, its settings and
             the call's content (``ask(..., key=...)``); errors are never cached.
     """
@@ -117,6 +129,7 @@ class JudgeModel:
         concurrency: int = 4,
         seed: int = 0,
         cache: ReplyCache | None = None,
+        retry_time: float = DEFAULT_RETRY_TIME,
     ) -> None:
         if not isinstance(max_attempts, int) or max_attempts < 1:
             raise ConfigError(f"Judge max_attempts must be an integer >= 1; got {max_attempts!r}.")
@@ -129,8 +142,14 @@ class JudgeModel:
         self.model = judge if isinstance(judge, str) else judge.name
         self.max_attempts = max_attempts
         self.max_tokens = max_tokens
-        self.temperature = float(temperature)
-        self.retry_temperature = float(retry_temperature)
+        self.temperature = checks.in_range("the judge's temperature", temperature, 0,
+                                           MAX_TEMPERATURE)
+        self.retry_temperature = checks.in_range("the judge's retry_temperature",
+                                                 retry_temperature, 0, MAX_TEMPERATURE,
+                                                 example="0.7")
+        self.retry_time = checks.in_range("the judge's retry_time", retry_time, 0,
+                                          low_open=True, what="a number of seconds",
+                                          example="300")
         self.seed = int(seed)
         self._provider: ModelProvider | None = None if isinstance(judge, str) else judge
         self._owned = isinstance(judge, str)
@@ -202,7 +221,11 @@ class JudgeModel:
         tokens_in: int | None = None
         tokens_out: int | None = None
         version: str | None = None
+        spent = 0.0  # seconds in calls and backoffs, bounded by retry_time
         for attempt in range(1, self.max_attempts + 1):
+            if spent >= self.retry_time:  # after an unusable verdict: no time left to ask again
+                reasons[-1] += self._gave_up(attempt - 1, spent)
+                break
             prompt = messages(attempt) if callable(messages) else messages
             retry_after_verdict = bool(reasons) and reasons[-1].startswith("verdict:")
             config = GenerateConfig(
@@ -215,17 +238,29 @@ class JudgeModel:
                 tuple(ChatMessage(m["role"], m["content"]) for m in prompt),  # type: ignore[arg-type]
                 config,
             )
+            start = time.perf_counter()
             try:
                 async with self._gate:
-                    output = await provider.generate(request)
+                    start = time.perf_counter()
+                    async with asyncio.timeout(self.retry_time - spent):
+                        output = await provider.generate(request)
+            except TimeoutError:
+                spent += time.perf_counter() - start
+                reasons.append("call: timed out" + self._gave_up(attempt, spent))
+                break
             except ProviderError as exc:
+                spent += time.perf_counter() - start
                 reasons.append(f"call: {exc}")
                 if not exc.retryable or attempt == self.max_attempts:
                     break
-                await asyncio.sleep(
-                    backoff_delay(attempt, exc, base=0.5, cap=20.0, rng=self._rng)
-                )
+                delay = backoff_delay(attempt, exc, base=0.5, cap=20.0, rng=self._rng)
+                if spent + delay >= self.retry_time:
+                    reasons[-1] += self._gave_up(attempt, spent)
+                    break
+                await asyncio.sleep(delay)
+                spent += delay
                 continue
+            spent += time.perf_counter() - start
             version = output.model_version or version
             if output.input_tokens is not None:
                 tokens_in = (tokens_in or 0) + output.input_tokens
@@ -250,6 +285,10 @@ class JudgeModel:
                 "replies": [r[:_KEEP_REPLY_CHARS] for r in replies],
             },
         )
+
+    def _gave_up(self, attempts: int, spent: float) -> str:
+        return (f"; gave up after {attempts} attempt(s) in {spent:.1f} s (the judge's "
+                f"retry_time budget is {self.retry_time:g} s)")
 
     def _cache_key(self, provider: ModelProvider, key: str | None,
                    structured: StructuredOutput | None) -> str | None:
