@@ -85,6 +85,7 @@ def test_store_option(tmp_path):
     run_id = _run(other)
     assert run_cli("baseline", "set", "prod", run_id, "--store", other).exit_code == 0
     assert run_cli("baseline", "list", "--store", other, "--json").output.count("prod") == 1
+    Store.open().close()  # the default store, empty
     assert "No baselines yet" in run_cli("baseline", "list").output
 
 
@@ -118,6 +119,7 @@ def test_unknown_baseline_has_did_you_mean():
 
 
 def test_unknown_baseline_in_an_empty_store():
+    Store.open().close()
     r = run_cli("baseline", "show", "prod")
     assert r.exit_code == 2
     assert "has no baselines yet" in r.output and "evalstack baseline set" in r.output

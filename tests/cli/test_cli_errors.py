@@ -129,6 +129,9 @@ def test_bad_option_value():
 
 
 def test_unknown_run_id():
+    from evalstack.store import Store
+
+    Store.open().close()
     r = run_cli("show", "nope")
     assert r.exit_code == 2
     assert "evalstack runs" in r.output

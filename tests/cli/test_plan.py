@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from evalstack.store import Store
 from tests.analysis.helpers import invoke, mock_run, write_dataset
 
 N = 60
@@ -115,6 +116,7 @@ def test_pilots_of_different_tasks_are_refused(pilots, tmp_path):
      "at most two --pilot runs"),
 ])
 def test_errors_exit_nonzero_without_a_traceback(args, message):
+    Store.open().close()  # an empty store: the run named is what is missing
     r = invoke("plan", *args)
     assert r.exit_code == 2, r.output
     assert message in r.output

@@ -12,7 +12,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from evalstack.core.errors import ConfigError, MissingDependencyError, UserError
+from evalstack.core.errors import ConfigError, MissingDependencyError, StoreError, UserError
 from evalstack.store import Store
 from evalstack.store import connect as store_connect
 from evalstack.store.tables import VERSION_TABLE, metadata
@@ -198,8 +198,8 @@ def test_an_unknown_database_kind_is_a_config_error_with_the_password_masked() -
     assert "postgresql+psycopg://" in str(info.value)
 
 
-def test_a_store_in_an_unwritable_place_is_a_config_error(tmp_path: Path) -> None:
+def test_a_store_in_an_unwritable_place_is_a_store_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    with pytest.raises(ConfigError, match="Cannot create the folder"):
+    with pytest.raises(StoreError, match="is a file, not a folder"):
         Store.open(str(blocker / "sub" / "s.db"))

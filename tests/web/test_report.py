@@ -3,6 +3,7 @@ import json
 from click.testing import CliRunner
 
 from evalstack.cli.main import cli
+from evalstack.store import Store
 
 HOSTILE = [
     "<script>alert(1)</script>",
@@ -57,6 +58,7 @@ def test_report_command_shows_the_numbers_show_prints(tmp_path, monkeypatch):
 
 def test_report_of_an_unknown_run_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("EVALSTACK_STORE", str(tmp_path / "store.db"))
+    Store.open().close()
     result = CliRunner().invoke(cli, ["report", "nosuchrun", "-o", str(tmp_path / "r.html")])
     assert result.exit_code != 0 and "nosuchrun" in result.output
     assert not (tmp_path / "r.html").exists()

@@ -36,7 +36,7 @@ def load_runs(store_url: str | None, refs: Sequence[str]) -> list[tuple[RunRecor
     """Each reference (run id, unique prefix or baseline name) with its stored scores."""
     from evalstack.store import Store
 
-    st = Store.open(store_url)
+    st = Store.open(store_url, create=False)
     try:
         out = []
         for ref in refs:

@@ -61,7 +61,7 @@ def set_command(name: str, run: str, note: str | None, store: str | None) -> Non
     """
     from evalstack.store import Store
 
-    with Store.open(store) as st:
+    with Store.open(store, create=False) as st:
         target = st.resolve_run(run)
         before = {b.name: b for b in st.list_baselines()}.get(name)
         record = st.set_baseline(name, target.id, note=note)
@@ -91,7 +91,7 @@ def list_command(as_json: bool, store: str | None) -> None:
     from evalstack.cli.render import make_console
     from evalstack.store import Store
 
-    with Store.open(store) as st:
+    with Store.open(store, create=False) as st:
         pairs = [(b, st.get_run(b.run_id)) for b in st.list_baselines()]
     if as_json:
         for b, run in pairs:
@@ -124,7 +124,7 @@ def show_command(name: str, as_json: bool, store: str | None) -> None:
     """
     from evalstack.store import Store
 
-    with Store.open(store) as st:
+    with Store.open(store, create=False) as st:
         b = st.get_baseline(name)
         run = st.get_run(b.run_id)
     if as_json:
@@ -154,7 +154,7 @@ def rm_command(name: str, store: str | None) -> None:
     """
     from evalstack.store import Store
 
-    with Store.open(store) as st:
+    with Store.open(store, create=False) as st:
         b = st.get_baseline(name)
         st.delete_baseline(b.name)
     echo(f"Removed baseline {b.name!r} (it pointed at run {b.run_id}; the run is kept).")

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from evalstack.cli.options import Proportion
+
 if TYPE_CHECKING:
     from evalstack.scorers.judge.validate import ValidationReport
 
@@ -116,7 +118,8 @@ def pairwise_command(run_a: str, run_b: str, judge_spec: str, judge_args: tuple[
               help="The human score scale for pointwise labels, e.g. 1-5 (default: inferred).")
 @click.option("--limit", type=click.IntRange(min=2), default=None,
               help="Validate on the first N labelled items.")
-@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True), default=0.6,
+@click.option("--threshold", type=Proportion(low_open=True, what="an agreement level",
+                                             example="0.6"), default=0.6,
               show_default=True,
               help="Agreement (Cohen's kappa; quadratic-weighted for ordinal labels) needed to "
                    "be fit for purpose.")
@@ -223,7 +226,7 @@ def _stored_labels(store_url: str | None, run_ref: str, limit: int | None) -> An
     from evalstack.datasets.store_labels import labels_from_store
     from evalstack.store import Store
 
-    with Store.open(store_url) as st:
+    with Store.open(store_url, create=False) as st:
         data = labels_from_store(st, run_ref)
     if limit is not None:
         data = dataclasses.replace(data, items=data.items[:limit])
@@ -252,7 +255,7 @@ def _run_scores(run_ref: str, metric: str | None, store_url: str | None, judge_m
     name = metric or "llm_judge"
     values: list[float] = []
     setups: set[tuple[str, str]] = set()
-    with Store.open(store_url) as store:
+    with Store.open(store_url, create=False) as store:
         run = store.resolve_run(run_ref)
         for row in store.iter_scores(run.id):
             score = row.scores.get(name)
@@ -282,7 +285,7 @@ def _shared_items(store_url: str | None, run_a: str, run_b: str, limit: int | No
     from evalstack.core.errors import UserError
     from evalstack.store import Store
 
-    with Store.open(store_url) as st:
+    with Store.open(store_url, create=False) as st:
         a, b = st.resolve_run(run_a), st.resolve_run(run_b)
         outputs_b = {(r.sample_id, r.epoch): r.output for r in st.iter_samples(b.id, errors=False)}
         items = []

@@ -29,7 +29,7 @@ def report_command(runs: tuple[str, ...], output: str, store: str | None) -> Non
     from evalstack.store import Store
     from evalstack.web.report import write_report
 
-    with Store.open(store) as st:
+    with Store.open(store, create=False) as st:
         ids = [st.resolve_run(ref).id for ref in runs]
         path = write_report(st, ids, output)
     echo(f"Report written to {path} ({len(ids)} run{'s' if len(ids) != 1 else ''}).")

@@ -58,7 +58,7 @@ def show_command(run_id: str, store: str | None, as_json: bool) -> None:
     from evalstack.runner.metrics import epoch_variance
     from evalstack.store import Store
 
-    st = Store.open(store)
+    st = Store.open(store, create=False)
     try:
         run = st.resolve_run(run_id)
         total, errored = st.count_samples(run.id)

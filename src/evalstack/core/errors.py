@@ -9,7 +9,10 @@
     │   ├── DataError           a malformed dataset file; names file:line and field (exit 3)
     │   ├── EmptyDatasetError   the dataset has no samples (exit 4)
     │   ├── CapabilityError     the task needs what the provider lacks (exit 2)
-    │   └── MissingDependencyError  an optional SDK is missing; names the extra (exit 5)
+    │   ├── MissingDependencyError  an optional SDK is missing; names the extra (exit 5)
+    │   ├── StoreError          the store or an output file can't be opened or written: names
+    │   │                       the path, the cause and the fix; runs stay resumable (exit 7)
+    │   └── RunBusyError        another live process holds the run's lease (exit 8)
     ├── ProviderError           one model call failed; ``retryable`` says if a retry may help
     ├── RunFailedError          the run's error budget was exceeded (exit 6)
     └── InterruptedRunError     Ctrl-C; the run is stored and resumable (exit 130)
@@ -82,6 +85,22 @@ class MissingDependencyError(UserError):
             f"{purpose} needs the Python package {package!r}, which is not installed. "
             f"Install it with: pip install 'evalstack[{extra}]'"
         )
+
+
+class StoreError(UserError):
+    """The store (or a file evalstack writes) cannot be opened, read or written.
+
+    The message names the path, the cause (missing, read-only, locked, disk full, not an
+    evalstack store, ...) and the fix. A run interrupted by one is left resumable.
+    """
+
+    exit_code = 7
+
+
+class RunBusyError(UserError):
+    """Another live process is writing the same run (it holds the run's lease)."""
+
+    exit_code = 8
 
 
 class ProviderError(EvalstackError):

@@ -1,4 +1,9 @@
-"""Records to table rows and back, with every string made safe to store."""
+"""Records to table rows and back, with every string made safe to store.
+
+Secrets never reach the store, nor leave it: errors, model arguments, the run's config (its
+store URL) and the task spec go through ``core.redact`` on the way in, and again on the way
+out, for rows written before redaction existed.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +15,16 @@ from typing import Any
 
 from evalstack.core.provider import SECRET_ARG_NAMES
 from evalstack.core.records import RunRecord, SampleRecord
+from evalstack.core.redact import redact_text, redact_value
 from evalstack.core.text import clean_text
 
 RUN_FIELDS = tuple(f.name for f in fields(RunRecord))
 SAMPLE_FIELDS = tuple(f.name for f in fields(SampleRecord))
 _RUN_TEXT = ("id", "status", "task_name", "model", "dataset_name", "dataset_hash")
 _RUN_TEXT += ("fingerprint", "package_version", "git_revision", "error")
+# JSON fields of a run that may hold a URL with credentials, e.g. a judge's base_url or the
+# --store URL.
+_RUN_REDACTED = ("model_args", "config", "task_spec")
 
 
 def clean_json(value: Any) -> Any:
@@ -41,6 +50,23 @@ def clean_json(value: Any) -> Any:
 
 def _opt_text(value: str | None) -> str | None:
     return None if value is None else clean_text(value)
+
+
+def error_text(value: str | None) -> str | None:
+    """An error message as stored: clean, with secrets masked (``core.redact``)."""
+    return None if value is None else clean_text(redact_text(value))
+
+
+def _score_errors(scores: Any) -> Any:
+    """``scores`` with each score's ``error`` message redacted (a judge's, say)."""
+    if not isinstance(scores, Mapping):
+        return scores
+    out = {}
+    for name, score in scores.items():
+        if isinstance(score, Mapping) and isinstance(score.get("error"), str):
+            score = {**score, "error": redact_text(score["error"])}
+        out[name] = score
+    return out
 
 
 def to_utc(value: datetime) -> datetime:
@@ -69,6 +95,9 @@ def run_to_row(record: RunRecord) -> dict[str, Any]:
     row = {name: getattr(record, name) for name in RUN_FIELDS}
     for name in _RUN_TEXT:
         row[name] = _opt_text(row[name])
+    row["error"] = error_text(record.error)
+    for name in _RUN_REDACTED:
+        row[name] = redact_value(row[name])
     row["created_at"] = to_utc(record.created_at)
     row["updated_at"] = to_utc(record.updated_at)
     return row
@@ -76,6 +105,9 @@ def run_to_row(record: RunRecord) -> dict[str, Any]:
 
 def row_to_run(row: Mapping[str, Any]) -> RunRecord:
     values = {name: row[name] for name in RUN_FIELDS}
+    values["error"] = error_text(values["error"])
+    for name in _RUN_REDACTED:
+        values[name] = redact_value(values[name])
     values["created_at"] = to_utc(values["created_at"])
     values["updated_at"] = to_utc(values["updated_at"])
     return RunRecord(**values)
@@ -90,8 +122,8 @@ def sample_to_row(run_id: str, record: SampleRecord, now: datetime) -> dict[str,
         "input": record.input,
         "target": record.target,
         "output": clean_text(record.output),
-        "scores": record.scores,
-        "error": _opt_text(record.error),
+        "scores": _score_errors(record.scores),
+        "error": error_text(record.error),
         "output_truncated": bool(record.output_truncated),
         "latency_ms": record.latency_ms,
         "input_tokens": record.input_tokens,
@@ -111,6 +143,8 @@ def row_to_sample(row: Mapping[str, Any]) -> SampleRecord:
     values = {name: row[name] for name in SAMPLE_FIELDS}
     values["output_truncated"] = bool(values["output_truncated"])
     values["cached"] = bool(values["cached"])
+    if values["error"] is not None:
+        values["error"] = error_text(values["error"])
     if values["metadata"] is None:
         values["metadata"] = {}
     return SampleRecord(**values)

@@ -23,9 +23,28 @@ ENV_VAR = "EVALSTACK_STORE"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # Execution option that makes a SQLite transaction take the write lock at BEGIN (see below).
 WRITE_OPTION = "evalstack_write"
-_BUSY_TIMEOUT_S = 30
+# How long a write waits for another process's lock before it fails with a message.
+BUSY_ENV_VAR = "EVALSTACK_BUSY_TIMEOUT"
+_DEFAULT_BUSY_TIMEOUT_S = 30.0
 # Any constant works; it only has to be the same for every evalstack process.
 _PG_MIGRATION_LOCK = 0x6576616C
+
+
+def busy_timeout() -> float:
+    """Seconds a SQLite write waits for a lock: ``$EVALSTACK_BUSY_TIMEOUT``, else 30."""
+    text = os.environ.get(BUSY_ENV_VAR, "").strip()
+    if not text:
+        return _DEFAULT_BUSY_TIMEOUT_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 86400:
+        raise ConfigError(
+            f"${BUSY_ENV_VAR} is {text!r}; expected seconds to wait for a locked store, a "
+            "number between 0 and 86400 (default 30)."
+        )
+    return value
 
 
 def default_store_path() -> Path:
@@ -64,8 +83,13 @@ def _is_memory(url: URL) -> bool:
     return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
-def create_engine(url: str) -> sa.Engine:
-    """An engine for ``url``; raises ``ConfigError`` or ``MissingDependencyError`` when unusable."""
+def create_engine(url: str, *, create: bool = True) -> sa.Engine:
+    """An engine for ``url``; raises ``ConfigError`` or ``MissingDependencyError`` when unusable.
+
+    A SQLite file is checked first without being changed (``problems.check_sqlite_file``):
+    with ``create`` false a missing file is refused rather than made, and a file that is not
+    an evalstack store is never touched (not even its journal mode).
+    """
     masked = mask_url(url)
     try:
         parsed = make_url(url)
@@ -82,7 +106,11 @@ def create_engine(url: str) -> sa.Engine:
             # One shared connection, or every thread would see its own empty database.
             kwargs["poolclass"] = sa.StaticPool
         else:
-            folder = Path(parsed.database or "").expanduser().parent
+            from evalstack.store.problems import check_sqlite_file
+
+            path = Path(parsed.database or "").expanduser()
+            check_sqlite_file(path, create=create)
+            folder = path.parent
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -90,7 +118,7 @@ def create_engine(url: str) -> sa.Engine:
                     f"Cannot create the folder {str(folder)!r} for the store {masked!r}: "
                     f"{exc.strerror}. Choose a writable path with --store or ${ENV_VAR}."
                 ) from None
-        kwargs["connect_args"] = {"check_same_thread": False, "timeout": _BUSY_TIMEOUT_S}
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout()}
     elif backend == "postgresql":
         kwargs["pool_pre_ping"] = True
     try:
@@ -136,7 +164,7 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     try:
-        cur.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_S * 1000}")
+        cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout() * 1000)}")
         _ensure_wal(cur)
         cur.execute("PRAGMA synchronous = NORMAL")
         cur.execute("PRAGMA foreign_keys = ON")
@@ -150,7 +178,7 @@ def _ensure_wal(cur: Any) -> None:
     # file at once, the losers get "database is locked" at once, so they wait and look again.
     import sqlite3
 
-    deadline = time.monotonic() + _BUSY_TIMEOUT_S
+    deadline = time.monotonic() + busy_timeout()
     while True:
         try:
             if cur.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":

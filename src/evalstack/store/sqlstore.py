@@ -11,18 +11,19 @@ from typing import Any, get_args
 
 import sqlalchemy as sa
 
-from evalstack.core.errors import EvalstackError, UserError
+from evalstack.core.errors import EvalstackError, StoreError, UserError
 from evalstack.core.records import (
     BaselineRecord,
     LabelRecord,
+    LeaseRecord,
     RunRecord,
     SampleRecord,
     ScoreRow,
 )
 from evalstack.core.results import RunStatus
 from evalstack.core.text import clean_text
-from evalstack.store import _rows, connect
-from evalstack.store.tables import baselines, labels, response_cache, runs, samples
+from evalstack.store import _rows, connect, problems
+from evalstack.store.tables import baselines, labels, response_cache, run_leases, runs, samples
 
 _STATUSES = frozenset(get_args(RunStatus))
 _CHUNK = 1000  # rows per query when streaming samples
@@ -53,10 +54,11 @@ class Store:
     def __init__(self, engine: sa.Engine, url: str) -> None:
         """Wrap an engine whose schema is already current; use ``Store.open`` instead."""
         self._engine = engine
+        self._url = url
         self.url = connect.mask_url(url)
 
     @classmethod
-    def open(cls, url: str | None = None) -> Store:
+    def open(cls, url: str | None = None, *, create: bool = True) -> Store:
         """Open (and create or upgrade) a store.
 
         Args:
@@ -64,21 +66,36 @@ class Store:
                 plain file path for SQLite. ``None`` uses ``$EVALSTACK_STORE``, else the
                 default file ``platformdirs.user_data_path("evalstack") / "evalstack.db"``
                 (on Linux ``~/.local/share/evalstack/evalstack.db``).
+            create: make the store if it does not exist. Commands that only read pass
+                ``False``, so a mistyped path is an error rather than a new empty store.
 
         Raises:
             ConfigError: the URL is invalid or the database cannot be reached.
+            StoreError: the store does not exist (with ``create`` false), the path is a
+                directory or another application's database, or it can't be read or written.
             MissingDependencyError: a PostgreSQL URL without psycopg installed.
             UserError: the store's schema is newer than this evalstack.
         """
         resolved = connect.resolve_url(url)
-        engine = connect.create_engine(resolved)
+        engine = connect.create_engine(resolved, create=create)
+        masked = connect.mask_url(resolved)
         try:
-            connect.upgrade_schema(engine, connect.mask_url(resolved))
+            if not create and engine.dialect.name == "postgresql":
+                with engine.connect() as conn:
+                    if not connect.current_revisions(conn):
+                        raise StoreError(
+                            f"The database {masked!r} holds no evalstack store yet, and this "
+                            "command only reads, so none was made. Check --store; `evalstack "
+                            "run` creates the tables when it stores its first run."
+                        )
+            connect.upgrade_schema(engine, masked)
         except EvalstackError:
             engine.dispose()
             raise
         except (sa.exc.SQLAlchemyError, OSError) as exc:
             engine.dispose()
+            if problems.sqlite_path(resolved) is not None:
+                raise problems.explain(exc, resolved, masked) from None
             raise connect.connect_error(exc, resolved) from None
         return cls(engine, resolved)
 
@@ -215,7 +232,7 @@ class Store:
         values: dict[str, Any] = {
             "status": status,
             "updated_at": datetime.now(UTC),
-            "error": None if error is None else clean_text(error),
+            "error": _rows.error_text(error),  # cleaned, secrets masked
         }
         if summary is not None:
             values["summary"] = summary
@@ -511,6 +528,63 @@ class Store:
             "See them with: evalstack baseline list"
         )
 
+    # -- run leases ------------------------------------------------------------------------
+
+    def acquire_lease(self, lease: LeaseRecord, *, stale: Any = None) -> LeaseRecord | None:
+        """Take the lease on ``lease.fingerprint`` unless another live holder has it.
+
+        Args:
+            lease: the would-be holder (its ``expires_at`` is when the lease lapses unless
+                renewed).
+            stale: ``stale(holder) -> bool``, whether an unexpired holder is known to be gone
+                (its process died on this host); by default only expiry frees a lease.
+
+        Returns:
+            ``None`` when the lease is now ``lease``'s; otherwise the current holder.
+        """
+        row = dataclasses.asdict(lease)
+        with connect.write_transaction(self._engine) as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:f))"),
+                             {"f": lease.fingerprint})
+            found = conn.execute(
+                sa.select(run_leases).where(run_leases.c.fingerprint == lease.fingerprint)
+            ).mappings().first()
+            if found is not None:
+                holder = _row_to_lease(found)
+                gone = holder.expires_at <= lease.acquired_at or (
+                    stale is not None and stale(holder))
+                if holder.owner != lease.owner and not gone:
+                    return holder
+                conn.execute(run_leases.delete().where(
+                    run_leases.c.fingerprint == lease.fingerprint))
+            conn.execute(run_leases.insert().values(**row))
+        return None
+
+    def renew_lease(self, fingerprint: str, owner: str, expires_at: datetime,
+                    run_id: str | None = None) -> bool:
+        """Extend a held lease (and record its run id); ``False`` if ``owner`` lost it."""
+        values: dict[str, Any] = {"expires_at": expires_at}
+        if run_id is not None:
+            values["run_id"] = run_id
+        with connect.write_transaction(self._engine) as conn:
+            result = conn.execute(run_leases.update().where(
+                run_leases.c.fingerprint == fingerprint, run_leases.c.owner == owner,
+            ).values(**values))
+        return bool(result.rowcount)
+
+    def release_lease(self, fingerprint: str, owner: str) -> None:
+        """Give up a lease; a no-op when ``owner`` no longer holds it."""
+        with connect.write_transaction(self._engine) as conn:
+            conn.execute(run_leases.delete().where(
+                run_leases.c.fingerprint == fingerprint, run_leases.c.owner == owner))
+
+    def list_leases(self) -> list[LeaseRecord]:
+        """Every lease currently recorded (some may have lapsed)."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(sa.select(run_leases).order_by(run_leases.c.acquired_at))
+            return [_row_to_lease(r) for r in rows.mappings()]
+
     # -- response cache --------------------------------------------------------------------
 
     def cache_get_many(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -552,6 +626,46 @@ def _row_to_baseline(row: sa.RowMapping) -> BaselineRecord:
         name=row["name"], run_id=row["run_id"], created_at=_rows.to_utc(row["created_at"]),
         updated_at=_rows.to_utc(row["updated_at"]), note=row["note"],
     )
+
+
+def _row_to_lease(row: sa.RowMapping) -> LeaseRecord:
+    return LeaseRecord(**{**row, "acquired_at": _rows.to_utc(row["acquired_at"]),
+                          "expires_at": _rows.to_utc(row["expires_at"])})
+
+
+_PLAIN = frozenset({"open", "close", "engine", "dialect"})
+
+
+def _guarded(fn: Any) -> Any:
+    """``fn`` with database and file-system failures worded by ``problems.explain``."""
+    import functools
+    import inspect
+
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def gen(self: Store, *args: Any, **kwargs: Any) -> Any:
+            try:
+                yield from fn(self, *args, **kwargs)
+            except (sa.exc.SQLAlchemyError, OSError) as exc:
+                if not problems.is_store_failure(exc):
+                    raise
+                raise problems.explain(exc, self._url, self.url) from None
+        return gen
+
+    @functools.wraps(fn)
+    def call(self: Store, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(self, *args, **kwargs)
+        except (sa.exc.SQLAlchemyError, OSError) as exc:
+            if not problems.is_store_failure(exc):
+                raise
+            raise problems.explain(exc, self._url, self.url) from None
+    return call
+
+
+for _name, _fn in list(vars(Store).items()):
+    if not _name.startswith("_") and _name not in _PLAIN and callable(_fn):
+        setattr(Store, _name, _guarded(_fn))
 
 
 def _check_status(status: str) -> None:

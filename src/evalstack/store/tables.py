@@ -125,3 +125,19 @@ labels = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_labels_run_id_sample_id_epoch", "run_id", "sample_id", "epoch"),
 )
+
+# Who is writing a run right now. Keyed by the run's fingerprint, not its id, so that two
+# processes started at once with the same settings contend for one lease before either has
+# made a run; the holder renews ``expires_at`` while it works and deletes the row when done.
+run_leases = sa.Table(
+    "run_leases",
+    metadata,
+    sa.Column("fingerprint", sa.String(64), primary_key=True),
+    sa.Column("run_id", sa.String(32), nullable=True),
+    sa.Column("owner", sa.String(64), nullable=False),
+    sa.Column("host", sa.Text, nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("command", sa.Text, nullable=True),
+    sa.Column("acquired_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)
