@@ -183,3 +183,26 @@ class ScoreRow(NamedTuple):
     output_tokens: int | None
     cost_usd: float
     category: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseRecord:
+    """Who holds the lease on a run's fingerprint: the live process writing that run.
+
+    Attributes:
+        fingerprint: the run settings' fingerprint (the lease exists before the run does).
+        run_id: the run being written, once it is known.
+        owner: a token unique to the holding process and attempt.
+        host / pid: where the holder runs.
+        command: the holder's command line, secrets redacted.
+        acquired_at / expires_at: when it was taken, and when it lapses unless renewed.
+    """
+
+    fingerprint: str
+    run_id: str | None
+    owner: str
+    host: str
+    pid: int
+    command: str | None
+    acquired_at: datetime
+    expires_at: datetime

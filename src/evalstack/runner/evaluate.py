@@ -26,8 +26,10 @@ from evalstack.core.errors import (
     EmptyDatasetError,
     InterruptedRunError,
     ProviderError,
+    RunBusyError,
     RunFailedError,
     ScorerError,
+    StoreError,
     TerminatedRunError,
     UserError,
 )
@@ -40,6 +42,7 @@ from evalstack.core.types import Sample
 from evalstack.runner.cache import BatchedCacheReader
 from evalstack.runner.caller import ModelRunner, SampleCaller
 from evalstack.runner.config import RunConfig
+from evalstack.runner.lease import RunLease
 from evalstack.runner.metrics import latency_summary, metric_table, summarize
 from evalstack.runner.prices import load_table, price_for
 from evalstack.runner.progress import NoProgress, ProgressSink
@@ -194,10 +197,26 @@ def _sample_record(sample: Sample, epoch: int, state: TaskState, caller: SampleC
     )
 
 
+#: Workers per run never exceed this, however large ``--concurrency`` is (nor the samples left).
+MAX_WORKERS = 1024
+
+
 async def _run_pair(plan: _Plan, run: RunConfig, store: Any, progress: ProgressSink,
                     prices: dict[str, tuple[float, float]]) -> TaskResult:
+    """One task on one model, under the run's lease (a second identical command waits)."""
+    lease = RunLease(store, plan.fingerprint, label=f"{plan.task.name} on {plan.model_spec}")
+    await lease.acquire(wait=run.wait)
+    try:
+        return await _run_leased(plan, run, store, progress, prices, lease)
+    finally:
+        lease.release()
+
+
+async def _run_leased(plan: _Plan, run: RunConfig, store: Any, progress: ProgressSink,
+                      prices: dict[str, tuple[float, float]], lease: RunLease) -> TaskResult:
     task = plan.task
     run_id, done = _open_run(plan, run, store)
+    lease.attach(run_id)
 
     planned = plan.n_samples * plan.epochs
     writer = BatchWriter(store, run_id, batch=run.write_batch, interval=run.flush_seconds,
@@ -224,6 +243,11 @@ async def _run_pair(plan: _Plan, run: RunConfig, store: Any, progress: ProgressS
             await _one(sample, epoch)
 
     async def _one(sample: Sample, epoch: int) -> None:
+        if lease.lost:
+            raise RunBusyError(
+                f"Run {run_id} was taken over by another process after this one stalled for "
+                "longer than its lease; stopping so that no prompt is asked twice."
+            )
         caller = runner.for_sample(epoch)
         state = TaskState(sample, config=task.config)
         scores: dict[str, dict[str, Any]] = {}
@@ -262,7 +286,9 @@ async def _run_pair(plan: _Plan, run: RunConfig, store: Any, progress: ProgressS
     if prepare is not None and len(done) < planned:
         await prepare()
     progress.start(f"{task.name} · {plan.model_spec}", planned, len(done))
-    workers = [asyncio.create_task(worker()) for _ in range(runner.concurrency)]
+    # One worker per slot would be one per ``--concurrency`` however few samples are left.
+    n_workers = max(1, min(runner.concurrency, planned - len(done), MAX_WORKERS))
+    workers = [asyncio.create_task(worker()) for _ in range(n_workers)]
     status = "completed"
     failure: BaseException | None = None
     try:
@@ -274,10 +300,20 @@ async def _run_pair(plan: _Plan, run: RunConfig, store: Any, progress: ProgressS
         await asyncio.gather(*workers, return_exceptions=True)
     finally:
         progress.finish()
-        writer.close()
+        try:
+            writer.close()
+        except StoreError as exc:
+            failure = failure or exc
 
-    if isinstance(failure, asyncio.CancelledError | KeyboardInterrupt):
-        store.set_status(run_id, "interrupted")
+    if isinstance(failure, asyncio.CancelledError | KeyboardInterrupt | StoreError
+                  | RunBusyError):
+        # Resumable: a store that is locked, read-only or full, or a lost lease, is no fault
+        # of the run's. Marking it may fail for the same reason; it is resumable either way.
+        try:
+            store.set_status(run_id, "interrupted",
+                             error=str(failure) if isinstance(failure, StoreError) else None)
+        except StoreError:
+            pass
         raise failure
     if failure is not None and not isinstance(failure, _BudgetExceeded):
         store.set_status(run_id, "failed", error=f"{type(failure).__name__}: {failure}")
