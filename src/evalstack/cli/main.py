@@ -1,7 +1,8 @@
 """The ``evalstack`` entry point: a lazy click group and plain error reporting.
 
 User errors (bad data, unknown names, missing extras) print one clear message and exit with
-their code; they never show a traceback.
+their code; they never show a traceback. Every printed message has its secrets masked
+(``core.redact``) and its control characters written out (``core.text.visible``).
 """
 
 from __future__ import annotations
@@ -60,14 +61,17 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except EvalstackError as exc:
+            from evalstack.core.redact import redact_text
             from evalstack.core.text import visible
 
-            click.echo(f"error: {visible(str(exc))}", err=True)
+            # a message may quote a URL or argument the user typed, credentials and all
+            click.echo(f"error: {visible(redact_text(str(exc)))}", err=True)
             ctx.exit(exc.exit_code)
         except click.ClickException as exc:  # usage errors may quote what the user typed
+            from evalstack.core.redact import redact_text
             from evalstack.core.text import visible
 
-            exc.message = visible(exc.message)
+            exc.message = visible(redact_text(exc.message))
             raise
         except KeyboardInterrupt:
             click.echo("Interrupted; finished samples are stored. Run again to resume.", err=True)

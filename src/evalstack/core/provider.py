@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
+from evalstack.core.redact import redact_value
 from evalstack.core.types import (
     Capability,
     GenerateRequest,
@@ -18,8 +19,18 @@ SECRET_ARG_NAMES = frozenset({"api_key", "apikey", "token", "auth_token", "passw
 
 
 def public_args(args: Mapping[str, Any]) -> dict[str, Any]:
-    """The model arguments that may be stored: secrets are dropped, not masked."""
-    return {k: v for k, v in args.items() if k.lower() not in SECRET_ARG_NAMES}
+    """The model arguments that may be stored or shown.
+
+    Secret arguments (``api_key``, ...) are dropped, not masked; secrets inside the others
+    (a password or key in ``base_url``) are masked by ``core.redact``.
+
+    Examples:
+        >>> public_args({"api_key": "k", "base_url": "http://u:pw@h/v1?key=k1", "timeout": 5})
+        {'base_url': 'http://u:***@h/v1?key=***', 'timeout': 5}
+    """
+    return {
+        k: redact_value(v) for k, v in args.items() if k.lower() not in SECRET_ARG_NAMES
+    }
 
 
 @runtime_checkable

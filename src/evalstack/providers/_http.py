@@ -7,21 +7,28 @@ with ``retryable`` and ``retry_after`` filled in; the runner decides whether and
 retry.
 
 Error messages carry the HTTP status and a short excerpt of the body, with every secret the
-provider knows replaced by ``***``. Request headers never appear in them.
+provider knows replaced by ``***``, and whatever else looks secret (a URL's password or
+``?api-key=`` value, a ``Bearer`` token, an ``sk-...`` key) masked by ``core.redact``.
+Request headers never appear in them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import dataclasses
 import email.utils
 import json
+import math
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 import aiohttp
 
 from evalstack.core.errors import ConfigError, ProviderError
+from evalstack.core.redact import is_secret_name, redact_text, redact_url
 
 try:  # orjson is optional; it roughly halves JSON time on large bodies.
     import orjson as _orjson
@@ -233,11 +240,16 @@ def retry_after_from_headers(headers: Mapping[str, str]) -> float | None:
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """``text`` with each non-empty secret replaced by ``***``."""
+    """``text`` with each non-empty secret replaced by ``***``, then ``core.redact.redact_text``.
+
+    Examples:
+        >>> redact("at http://u:pw@h/v1?key=k2 with k3", ["k3"])
+        'at http://u:***@h/v1?key=*** with ***'
+    """
     for secret in secrets:
         if secret and secret in text:
             text = text.replace(secret, "***")
-    return text
+    return redact_text(text)
 
 
 def excerpt(
@@ -323,6 +335,94 @@ def bad_json_error(body: bytes, *, label: str, secrets: Iterable[str | None] = (
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class Endpoint:
+    """A ``base_url`` taken apart: where requests go, and the credentials it carried.
+
+    ``http://user:pw@host/v1?api-key=k`` sends every request to ``http://host/v1/...?api-key=k``
+    with ``Authorization: Basic`` for ``user:pw``; ``shown`` is what messages and the stored
+    identity say (``http://host/v1?api-key=***``, the user and password left out).
+
+    Attributes:
+        root: scheme, host, port and path, without userinfo, query or a trailing ``/``.
+        query: the query string, sent with every request ("" for none).
+        user / password: the userinfo, percent-decoded; ``None`` when there was none.
+
+    Examples:
+        >>> e = parse_endpoint("http://me:s3cret@127.0.0.1:8000/v1/?api-key=k1", "openai/m")
+        >>> e.url("/chat/completions"), e.shown
+        ('http://127.0.0.1:8000/v1/chat/completions?api-key=k1', 'http://127.0.0.1:8000/v1?api-key=***')
+        >>> e.authorization(), sorted(e.secrets())
+        ('Basic bWU6czNjcmV0', ['Basic bWU6czNjcmV0', 'bWU6czNjcmV0', 'k1', 's3cret'])
+    """
+
+    root: str
+    query: str = ""
+    user: str | None = None
+    password: str | None = None
+
+    def url(self, suffix: str = "") -> str:
+        """The request URL of ``suffix`` (e.g. ``"/models"``), with the query string."""
+        return self.root + suffix + (f"?{self.query}" if self.query else "")
+
+    @property
+    def shown(self) -> str:
+        """The endpoint as stored and printed: no userinfo, secret query values masked."""
+        return redact_url(self.url())
+
+    def authorization(self) -> str | None:
+        """The ``Authorization`` header the userinfo stands for, if there was one."""
+        if not self.user and not self.password:
+            return None
+        pair = f"{self.user or ''}:{self.password or ''}".encode()
+        return "Basic " + base64.b64encode(pair).decode("ascii")
+
+    def secrets(self) -> tuple[str, ...]:
+        """Values to blank out of messages: the password (or a bare-token user), the encoded
+        credentials, and the values of secret-looking query parameters."""
+        found: list[str] = []
+        if self.password:
+            found.append(self.password)
+        elif self.user:
+            found.append(self.user)
+        header = self.authorization()
+        if header:
+            found += [header, header.split(" ", 1)[1]]
+        found += [v for k, v in parse_qsl(self.query) if v and is_secret_name(k)]
+        return tuple(found)
+
+
+def parse_endpoint(base_url: str, provider: str, example: str = "http://127.0.0.1:8000/v1"
+                   ) -> Endpoint:
+    """``base_url`` as an ``Endpoint``.
+
+    Raises:
+        ConfigError: not an http(s) URL with a host; the message shows it with its secrets
+            masked.
+    """
+    try:
+        parts = urlsplit(base_url) if isinstance(base_url, str) else None
+        ok = parts is not None and parts.scheme in ("http", "https") and bool(parts.hostname)
+        if ok:
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        ok = False
+    if not ok or parts is None:
+        shown = redact_text(repr(base_url))
+        raise ConfigError(
+            f"{provider}: expected base_url to be an http(s) URL such as {example}, got {shown}."
+        )
+    host = parts.netloc.rpartition("@")[2]
+    root = urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
+    has_info = "@" in parts.netloc
+    return Endpoint(
+        root=root,
+        query=parts.query,
+        user=unquote(parts.username) if has_info and parts.username is not None else None,
+        password=unquote(parts.password) if has_info and parts.password is not None else None,
+    )
+
+
 def positive_arg(provider: str, arg: str, value: Any, kind: type) -> Any:
     """``value`` as a positive ``kind`` (``int`` or ``float``); strings from the CLI convert.
 
@@ -333,7 +433,8 @@ def positive_arg(provider: str, arg: str, value: Any, kind: type) -> Any:
         number = kind(value)
     except (TypeError, ValueError):
         number = None
-    if number is None or number <= 0 or (kind is int and isinstance(value, float)):
+    if (number is None or not math.isfinite(number) or number <= 0
+            or (kind is int and isinstance(value, float))):
         unit = "a positive number of seconds" if arg == "timeout" else "a positive integer"
         raise ConfigError(f"{provider}: expected {arg} to be {unit}, got {value!r}.")
     return number

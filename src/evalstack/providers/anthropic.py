@@ -8,11 +8,14 @@ using the ``retryable`` and ``retry_after`` of the ``ProviderError`` raised here
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any
+from urllib.parse import parse_qsl
 
 from evalstack.core.errors import ConfigError, MissingDependencyError, ProviderError
 from evalstack.core.provider import public_args
+from evalstack.core.redact import redact_url
 from evalstack.core.text import DEFAULT_MAX_OUTPUT_CHARS, cap_text
 from evalstack.core.types import (
     DEFAULT_TEMPERATURE,
@@ -22,7 +25,7 @@ from evalstack.core.types import (
     LoglikelihoodRequest,
     ModelOutput,
 )
-from evalstack.providers._http import PerLoop, positive_arg, redact, status_error
+from evalstack.providers._http import PerLoop, parse_endpoint, positive_arg, redact, status_error
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEFAULT_TIMEOUT = 120.0
@@ -71,13 +74,14 @@ class AnthropicProvider:
         self._args = public_args(args)  # the key is kept apart, for the client only
 
         base_url = args.get("base_url") or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise ConfigError(
-                f"{self.name}: expected base_url to be an http(s) URL such as "
-                f"{DEFAULT_BASE_URL}, got {base_url!r}."
-            )
-        base_url = base_url.rstrip("/")
-        self._base_url = base_url[:-3] if base_url.endswith("/v1") else base_url
+        endpoint = parse_endpoint(base_url, self.name, DEFAULT_BASE_URL)
+        root = endpoint.root[:-3] if endpoint.root.endswith("/v1") else endpoint.root
+        self._endpoint = dataclasses.replace(endpoint, root=root)
+        # The SDK gets the URL with its userinfo (httpx sends it as Basic auth) but without
+        # the query string, which it would glue to the path: that goes in default_query.
+        info = base_url.partition("://")[2].split("/", 1)[0].rpartition("@")[0]
+        self._base_url = root.replace("://", f"://{info}@", 1) if info else root
+        self._query = dict(parse_qsl(endpoint.query, keep_blank_values=True))
         self._timeout = positive_arg(
             self.name, "timeout", args.get("timeout", DEFAULT_TIMEOUT), float
         )
@@ -92,19 +96,19 @@ class AnthropicProvider:
         )
         key = args["api_key"] if "api_key" in args else os.environ.get("ANTHROPIC_API_KEY")
         self._api_key: str | None = key or None
-        self._secrets = (key,) if key else ()
+        self._secrets = ((key,) if key else ()) + self._endpoint.secrets()
         # The SDK's HTTP client belongs to one event loop: keep one client per loop.
         self._clients: PerLoop[Any] = PerLoop(self._new_client, lambda client: client.close())
 
     def __repr__(self) -> str:
-        return f"AnthropicProvider({self.name!r}, base_url={self._base_url!r})"
+        return f"AnthropicProvider({self.name!r}, base_url={self._endpoint.shown!r})"
 
     def identity(self) -> dict[str, Any]:
         """Provider, endpoint, model and the non-secret output-affecting arguments."""
         args = {k: v for k, v in self._args.items() if k not in _OPERATIONAL_ARGS}
         return {
             "provider": "anthropic",
-            "base_url": self._base_url,
+            "base_url": self._endpoint.shown,  # no credentials: a new key keeps the cache
             "model": self._model,
             "args": public_args(args),
         }
@@ -117,6 +121,8 @@ class AnthropicProvider:
         }
         if self._api_key:
             kwargs["api_key"] = self._api_key
+        if self._query:
+            kwargs["default_query"] = self._query
         return self._sdk.AsyncAnthropic(**kwargs)
 
     async def generate(self, request: GenerateRequest) -> ModelOutput:
@@ -179,7 +185,7 @@ class AnthropicProvider:
 
     def _error(self, exc: Exception) -> ProviderError:
         sdk = self._sdk
-        label = f"{self.name} at {self._base_url}/v1/messages"
+        label = f"{self.name} at {redact_url(self._endpoint.url('/v1/messages'))}"
         if isinstance(exc, sdk.APIStatusError):
             try:
                 body = exc.response.text

@@ -23,6 +23,7 @@ import aiohttp
 
 from evalstack.core.errors import CapabilityError, ConfigError, ProviderError
 from evalstack.core.provider import public_args
+from evalstack.core.redact import redact_url
 from evalstack.core.text import DEFAULT_MAX_OUTPUT_CHARS, cap_text
 from evalstack.core.types import (
     Capability,
@@ -41,6 +42,7 @@ from evalstack.providers._http import (
     exception_error,
     excerpt,
     loads,
+    parse_endpoint,
     positive_arg,
     read_body,
     status_error,
@@ -125,12 +127,10 @@ class OpenAICompatProvider:
         self._args = public_args(args)  # no secret is kept beyond the auth header
 
         base_url = args.get("base_url") or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise ConfigError(
-                f"{self.name}: expected base_url to be an http(s) URL such as "
-                f"http://127.0.0.1:8000/v1, got {base_url!r}."
-            )
-        self._base_url = base_url.rstrip("/")
+        # userinfo becomes Basic auth and the query string rides on every request; messages
+        # and the stored identity show only ``endpoint.shown`` (core/redact.py)
+        self._endpoint = parse_endpoint(base_url, self.name)
+        self._base_url = self._endpoint.root
 
         api = args.get("api", "chat")
         if api not in ("chat", "completions"):
@@ -156,24 +156,35 @@ class OpenAICompatProvider:
         if "extra_body" in args:
             self._args["extra_body"] = self._extra_body
 
+        basic = self._endpoint.authorization()
+        if basic and args.get("api_key"):
+            raise ConfigError(
+                f"{self.name}: base_url carries a user and password ({self._endpoint.shown} "
+                "with userinfo) and api_key= is given too; a request has room for one "
+                "Authorization header. Pass one of them."
+            )
         api_key = args["api_key"] if "api_key" in args else os.environ.get("OPENAI_API_KEY")
-        if not api_key and self._base_url == DEFAULT_BASE_URL:
+        if basic:  # the URL's own credentials win over $OPENAI_API_KEY
+            api_key = None
+        if not api_key and not basic and self._base_url == DEFAULT_BASE_URL:
             raise ConfigError(
                 f"{self.name} at {DEFAULT_BASE_URL} needs an API key, and none was given. "
                 "Set OPENAI_API_KEY, or pass base_url= for a local server."
             )
-        self._secrets = (api_key,) if api_key else ()
+        self._secrets = ((api_key,) if api_key else ()) + self._endpoint.secrets()
         headers = dict(JSON_HEADERS)
         headers["User-Agent"] = "evalstack"
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
+        elif basic:
+            headers["Authorization"] = basic
         organization = args.get("organization")
         if organization:
             headers["OpenAI-Organization"] = str(organization)
         self._pool = SessionPool(headers=headers, timeout=self._timeout)
 
-        self._chat_url = f"{self._base_url}/chat/completions"
-        self._completions_url = f"{self._base_url}/completions"
+        self._chat_url = self._endpoint.url("/chat/completions")
+        self._completions_url = self._endpoint.url("/completions")
         self._generate_url = self._chat_url if self._chat else self._completions_url
         self._structured = Negotiator(self._generate_url, model, chat=self._chat)
         self._server: str | None = None  # a known server family, found by prepare()
@@ -184,7 +195,8 @@ class OpenAICompatProvider:
 
     def __repr__(self) -> str:
         return (
-            f"OpenAICompatProvider({self.name!r}, base_url={self._base_url!r}, api={self._api!r})"
+            f"OpenAICompatProvider({self.name!r}, base_url={self._endpoint.shown!r}, "
+            f"api={self._api!r})"
         )
 
     def identity(self) -> dict[str, Any]:
@@ -192,7 +204,7 @@ class OpenAICompatProvider:
         args = {k: v for k, v in self._args.items() if k not in _OPERATIONAL_ARGS}
         return {
             "provider": "openai",
-            "base_url": self._base_url,
+            "base_url": self._endpoint.shown,  # no credentials: a new key keeps the cache
             "model": self._model,
             "api": self._api,
             "args": public_args(args),
@@ -225,7 +237,7 @@ class OpenAICompatProvider:
         if self._server is not None:
             return
         try:
-            async with self._pool.get().get(f"{self._base_url}/models") as resp:
+            async with self._pool.get().get(self._endpoint.url("/models")) as resp:
                 data = loads(await read_body(resp)) if resp.status == 200 else None
         except (TimeoutError, aiohttp.ClientError, ValueError):
             return
@@ -544,7 +556,7 @@ class OpenAICompatProvider:
         )
 
     def _label(self, url: str) -> str:
-        return f"{self.name} at {url}"
+        return f"{self.name} at {redact_url(url)}"
 
     def _shape_error(self, url: str, raw: bytes) -> ProviderError:
         return ProviderError(

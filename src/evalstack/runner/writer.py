@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from evalstack.core.records import SampleRecord
+from evalstack.core.redact import redact_text
 
 
 class SampleSink(Protocol):
@@ -56,8 +57,7 @@ class BatchWriter:
         if cache:
             self.store.cache_put_many(cache)
         if samples:
-            if self.secrets:
-                samples = [self._redact(r) for r in samples]
+            samples = [self._redact(r) if self.secrets or r.error else r for r in samples]
             self.store.write_samples(self.run_id, samples)
             self.written += len(samples)
 
@@ -65,6 +65,9 @@ class BatchWriter:
         self.flush()
 
     def _redact(self, record: SampleRecord) -> SampleRecord:
+        """Known secret values out of the output and the error; and, in the error only,
+        whatever ``core.redact`` recognises (a URL's password or ``?key=``, an ``sk-`` key).
+        The output is the model's text, scored as it is, so only known values leave it."""
         changes = {}
         for name in ("output", "error"):
             value = getattr(record, name)
@@ -72,4 +75,9 @@ class BatchWriter:
                 for s in self.secrets:
                     value = value.replace(s, "[REDACTED]")
                 changes[name] = value
+        error = changes.get("error", record.error)
+        if error:
+            masked = redact_text(error)
+            if masked != error:
+                changes["error"] = masked
         return replace(record, **changes) if changes else record

@@ -10,6 +10,7 @@ another site, which the viewer never does.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from datetime import date
 from importlib import resources
@@ -62,19 +63,21 @@ def _date(name: str, text: str | None) -> date | None:
 
 
 def create_app(store_url: str | None = None, *, host: str = "127.0.0.1", port: int = 8765,
-               token: str | None = None) -> Any:
+               token: str | None = None, allow_hosts: Sequence[str] = ()) -> Any:
     """The viewer as an ASGI app, guarded (``security.Guard``).
 
     Args:
         store_url: the store to read (default: the configured store).
-        host / port: the address it will be served at; the Host check accepts only these.
+        host / port: the address it will be served at; the Host check accepts the names this
+            machine is reached by there (``security.allowed_hosts``).
         token: the access token, required when ``host`` is not loopback.
+        allow_hosts: more accepted Host names, e.g. a reverse proxy's (``--allow-host``).
     """
     from evalstack.store import Store
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
-        app.state.store = Store.open(store_url)
+        app.state.store = Store.open(store_url, create=False)
         try:
             yield
         finally:
@@ -226,4 +229,4 @@ def create_app(store_url: str | None = None, *, host: str = "127.0.0.1", port: i
         return templates.TemplateResponse(request, "side_by_side.html", view)
 
     add_label_routes(app, templates)
-    return Guard(app, allowed_hosts(host, port), token)
+    return Guard(app, allowed_hosts(host, port, allow_hosts), token)

@@ -2,12 +2,16 @@
 
 ``Guard`` is a plain ASGI middleware, so it sees every request before any route:
 
-- **Host**: the ``Host`` header must name the address the viewer is bound to (or
-  ``localhost`` for a loopback bind). This stops DNS-rebinding pages from reading the store.
+- **Host**: the ``Host`` header must name this machine as the viewer is reachable: a
+  loopback name or address for a loopback bind; for a network bind (``0.0.0.0``, ``::`` or
+  one address), the bound address, the machine's host names and its own addresses, plus any
+  ``--allow-host`` name (a reverse proxy's). Any other name is a 421. This stops
+  DNS-rebinding pages from reading the store.
 - **Origin**: a request that can change state (anything but GET, HEAD and OPTIONS) must come
   from a page of the viewer itself.
 - **Token**: when the viewer listens beyond loopback, every request must carry the access
-  token, as ``?token=`` once (then a cookie) or an ``Authorization: Bearer`` header.
+  token (at least ``MIN_TOKEN_CHARS`` characters), as ``?token=`` once (then a cookie) or an
+  ``Authorization: Bearer`` header.
 - **Headers**: a Content-Security-Policy without inline scripts or styles, ``nosniff``, no
   referrer to other sites, no framing.
 """
@@ -16,10 +20,13 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import socket
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from evalstack.core.errors import ConfigError
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -43,6 +50,12 @@ SECURITY_HEADERS = (
     (b"cross-origin-opener-policy", b"same-origin"),
 )
 TOKEN_COOKIE = "evalstack_token"
+#: The shortest access token accepted: a short one can be guessed over the network.
+MIN_TOKEN_CHARS = 16
+_WILDCARDS = frozenset({"0.0.0.0", "::", "[::]", ""})
+# Documentation addresses (RFC 5737, RFC 3849): "connecting" a UDP socket to one sends nothing
+# but makes the kernel pick the source address of the default route.
+_ROUTE_PROBES = ((socket.AF_INET, "192.0.2.1"), (socket.AF_INET6, "2001:db8::1"))
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -61,19 +74,137 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def allowed_hosts(host: str, port: int) -> frozenset[str]:
+def check_token(token: str | None) -> str | None:
+    """``token`` if it is long enough to guard the viewer on a network.
+
+    Raises:
+        ConfigError: a token shorter than ``MIN_TOKEN_CHARS``; says how to make a good one.
+
+    Examples:
+        >>> check_token(None), check_token("x" * 16) == "x" * 16
+        (None, True)
+    """
+    if token is not None and len(token) < MIN_TOKEN_CHARS:
+        raise ConfigError(
+            f"Expected an access token of at least {MIN_TOKEN_CHARS} characters (from --token "
+            f"or $EVALSTACK_VIEW_TOKEN), got one of {len(token)}: a short token can be guessed. "
+            "Leave it out to get a random one, or make one with: "
+            "python -c \"import secrets; print(secrets.token_urlsafe(24))\""
+        )
+    return token
+
+
+def machine_names() -> frozenset[str]:
+    """This machine's host names and addresses, as a browser elsewhere may put them in a URL.
+
+    The host name and fully qualified name, what they resolve to (``gethostbyname_ex``,
+    ``getaddrinfo``), and the source address of the default route, IPv4 and IPv6. Lookups
+    that fail are skipped; nothing is sent on the network.
+    """
+    names: set[str] = set()
+    hostname = socket.gethostname()
+    for name in {hostname, socket.getfqdn(hostname)}:
+        if not name:
+            continue
+        names.add(name)
+        try:
+            canonical, aliases, addresses = socket.gethostbyname_ex(name)
+            names |= {canonical, *aliases, *addresses}
+        except OSError:
+            pass
+        try:
+            names |= {str(info[4][0]) for info in socket.getaddrinfo(name, None)}
+        except OSError:
+            pass
+    for family, probe in _ROUTE_PROBES:
+        try:
+            with socket.socket(family, socket.SOCK_DGRAM) as sock:
+                sock.connect((probe, 9))
+                names.add(str(sock.getsockname()[0]))
+        except OSError:
+            pass
+    return frozenset(n.split("%", 1)[0].lower() for n in names if n)
+
+
+def primary_address() -> str | None:
+    """The address other machines most likely reach this one at (the default route's)."""
+    for family, probe in _ROUTE_PROBES:
+        try:
+            with socket.socket(family, socket.SOCK_DGRAM) as sock:
+                sock.connect((probe, 9))
+                address = str(sock.getsockname()[0])
+        except OSError:
+            continue
+        if not is_loopback(address):
+            return address
+    return None
+
+
+def host_form(name: str) -> str:
+    """``name`` as written in a URL or ``Host`` header: IPv6 addresses in brackets.
+
+    Examples:
+        >>> host_form("fd00::2"), host_form("[::1]"), host_form("vm")
+        ('[fd00::2]', '[::1]', 'vm')
+    """
+    return f"[{name}]" if ":" in name and not name.startswith("[") else name
+
+
+def _allow_host(value: str, port: int) -> set[str]:
+    """An ``--allow-host`` value as Host values: ``NAME`` allows ``NAME`` (a proxy on its
+    scheme's default port) and ``NAME:PORT``; ``NAME:N`` allows exactly that."""
+    name = value.strip().lower()
+    bad = not name or any(c in name for c in "/@?# ") or "://" in name
+    if not bad and ":" in name and not name.startswith("["):
+        host, _, given = name.rpartition(":")
+        if given.isdigit() and ":" not in host:
+            return {name}
+        return {f"[{name}]", f"[{name}]:{port}"}  # a bare IPv6 address
+    if not bad and name.startswith("["):
+        if name.endswith("]"):
+            return {name, f"{name}:{port}"}
+        if "]:" in name and name.rpartition("]:")[2].isdigit():
+            return {name}
+        bad = True
+    if bad:
+        raise ConfigError(
+            f"Expected --allow-host to be a host name as a browser sends it, such as "
+            f"proxy.example or proxy.example:8443, got {value!r}."
+        )
+    return {name, f"{name}:{port}"}
+
+
+def allowed_hosts(host: str, port: int, extra: Iterable[str] = (), *,
+                  names: Iterable[str] | None = None) -> frozenset[str]:
     """The ``Host`` header values a viewer bound to ``host:port`` accepts.
+
+    Args:
+        host / port: the address the viewer is bound to.
+        extra: more names (``--allow-host``), e.g. a reverse proxy's; see ``_allow_host``.
+        names: this machine's names and addresses; default ``machine_names()``, looked up
+            only for a network bind.
+
+    On port 80 a browser leaves the port out, so the bare names are accepted too.
 
     Examples:
         >>> sorted(allowed_hosts("127.0.0.1", 8765))
         ['127.0.0.1:8765', '[::1]:8765', 'localhost:8765']
+        >>> sorted(allowed_hosts("0.0.0.0", 8765, ["proxy.example"], names=["vm", "fd00::2"]))
+        ... # doctest: +NORMALIZE_WHITESPACE
+        ['0.0.0.0:8765', '127.0.0.1:8765', '[::1]:8765', '[fd00::2]:8765', 'localhost:8765',
+         'proxy.example', 'proxy.example:8765', 'vm:8765']
     """
-    names = {host}
-    if is_loopback(host):
-        names |= {"127.0.0.1", "localhost", "[::1]"}
-    elif ":" in host and not host.startswith("["):
-        names = {f"[{host}]"}
-    return frozenset(f"{name}:{port}" for name in names)
+    bound = host.strip("[]")
+    found = {bound} if bound else set()
+    if is_loopback(bound) or bound in _WILDCARDS:
+        found |= {"127.0.0.1", "localhost", "::1"}
+    if not is_loopback(bound):
+        found |= set(machine_names() if names is None else names)
+    forms = {host_form(n.lower()) for n in found}
+    accepted = {f"{n}:{port}" for n in forms} | (forms if port == 80 else set())
+    for value in extra:
+        accepted |= _allow_host(value, port)
+    return frozenset(accepted)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -104,7 +235,8 @@ class Guard:
         host = (_header(scope, b"host") or "").lower()
         if host not in self.hosts:
             await _plain(send, 421, "Misdirected request: unknown Host header. Open the viewer "
-                                    "at the address it printed.")
+                                    "at the address it printed, or, behind a proxy, start it "
+                                    "with --allow-host NAME.")
             return
         if scope["method"] not in _SAFE_METHODS:
             origin = _header(scope, b"origin")
