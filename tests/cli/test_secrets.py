@@ -265,3 +265,23 @@ def test_redact_text_masks_secret_shapes(text, hidden):
     masked = redact_text(text)
     assert hidden not in masked and "***" in masked
     assert redact_text(masked) == masked  # idempotent
+
+
+def test_a_model_echoing_the_url_secret_has_it_blanked_in_its_stored_output(recorded, tmp_path):
+    store = str(tmp_path / "store.db")
+    with FakeServer(reply=f"the key is {USER_KEY} and {QUERY_KEY}") as server:
+        base_url = f"http://user:{USER_KEY}@127.0.0.1:{server.port}/v1?api-key={QUERY_KEY}"
+        result = CliRunner().invoke(cli, [
+            "run", _data(tmp_path), "-m", "openai/m", "-M", f"base_url={base_url}",
+            "--store", store, "--no-progress",
+        ])
+    assert result.exit_code == 0, result.output
+    for name, text in {**_everything_shown(store, tmp_path), **_store_bytes(store)}.items():
+        assert _leaks(text) == [], f"{name} leaks: {text[:2000]!r}"
+    st = Store.open(store)
+    try:
+        [run] = st.list_runs()
+        outputs = {s.output for s in st.iter_samples(run.id)}
+    finally:
+        st.close()
+    assert outputs == {"the key is [REDACTED] and [REDACTED]"}

@@ -130,6 +130,32 @@ def redact_url(url: str) -> str:
     return out
 
 
+def url_secrets(url: str) -> list[str]:
+    """The secret values that ``redact_url`` would mask in ``url`` (for blanking them where
+    they might be echoed verbatim, such as a model's output).
+
+    Examples:
+        >>> url_secrets("http://user:sk-123@h/v1?api-key=k9&model=m")
+        ['sk-123', 'k9']
+        >>> url_secrets("http://127.0.0.1:8000/v1")
+        []
+    """
+    from urllib.parse import parse_qsl, unquote, urlsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return []
+    found: list[str] = []
+    if parts.password:
+        found.append(unquote(parts.password))
+    elif parts.username and "@" in parts.netloc:
+        found.append(unquote(parts.username))
+    for text in (parts.query, parts.fragment):
+        found += [value for name, value in parse_qsl(text) if value and is_secret_name(name)]
+    return found
+
+
 def _url_match(match: re.Match[str]) -> str:
     url = match.group()
     tail = len(url) - len(url.rstrip(_TRAILING))

@@ -34,6 +34,7 @@ from evalstack.core.errors import (
     UserError,
 )
 from evalstack.core.provider import SECRET_ARG_NAMES, ModelProvider, public_args
+from evalstack.core.redact import url_secrets
 from evalstack.core.records import RunRecord, SampleRecord
 from evalstack.core.results import EvalResult, TaskResult
 from evalstack.core.scorer import Score, TaskState
@@ -68,6 +69,9 @@ def git_revision() -> str | None:
 def secret_values(model_args: dict[str, Any]) -> list[str]:
     """Values that must never be stored: secret model args and credential env vars."""
     values = [str(v) for k, v in model_args.items() if k.lower() in SECRET_ARG_NAMES and v]
+    for value in model_args.values():
+        if isinstance(value, str) and "://" in value:
+            values += url_secrets(value)
     for name, value in os.environ.items():
         upper = name.upper()
         if value and upper.endswith(("_API_KEY", "_TOKEN", "_SECRET", "_PASSWORD", "_KEY")):

@@ -55,6 +55,8 @@ class BatchWriter:
         samples, self._samples = self._samples, []
         self._last = time.monotonic()
         if cache:
+            if self.secrets:  # a cached reply is the output a later run would store
+                cache = [(key, self._blank(value)) for key, value in cache]
             self.store.cache_put_many(cache)
         if samples:
             samples = [self._redact(r) if self.secrets or r.error else r for r in samples]
@@ -63,6 +65,18 @@ class BatchWriter:
 
     def close(self) -> None:
         self.flush()
+
+    def _blank(self, value: Any) -> Any:
+        """``value`` (JSON) with every known secret value in its strings replaced."""
+        if isinstance(value, str):
+            for s in self.secrets:
+                value = value.replace(s, "[REDACTED]")
+            return value
+        if isinstance(value, dict):
+            return {k: self._blank(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._blank(v) for v in value]
+        return value
 
     def _redact(self, record: SampleRecord) -> SampleRecord:
         """Known secret values out of the output and the error; and, in the error only,
