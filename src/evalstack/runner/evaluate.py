@@ -34,8 +34,8 @@ from evalstack.core.errors import (
     UserError,
 )
 from evalstack.core.provider import SECRET_ARG_NAMES, ModelProvider, public_args
-from evalstack.core.redact import url_secrets
 from evalstack.core.records import RunRecord, SampleRecord
+from evalstack.core.redact import url_secrets
 from evalstack.core.results import EvalResult, TaskResult
 from evalstack.core.scorer import Score, TaskState
 from evalstack.core.task import Task
