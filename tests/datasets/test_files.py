@@ -77,16 +77,25 @@ def test_empty_dataset(tmp_path):
         load_dataset(_write(tmp_path / "e.jsonl", "\n\n"))
 
 
-def test_bom_invalid_utf8_nul_and_surrogates_are_cleaned(tmp_path):
+def test_bom_nul_and_surrogates_are_cleaned(tmp_path):
     raw = (b"\xef\xbb\xbf" + json.dumps({"input": "caf\u00e9", "target": "a\u0000b"}).encode()
-           + b"\n" + b'{"input": "bad \xff byte", "target": "\\ud800x"}\n')
+           + b"\n" + b'{"input": "fine", "target": "\\ud800x"}\n')
     ds = load_dataset(_write(tmp_path / "weird.jsonl", raw))
     a, b = list(ds)
     assert a.input == "caf\u00e9"
     assert a.target == "a\ufffdb"
-    assert b.input == "bad \ufffd byte"
     assert b.target == "\ufffdx"
-    assert ds.invalid_utf8
+
+
+def test_invalid_utf8_is_an_error_naming_line_column_and_bytes(tmp_path):
+    # it used to become U+FFFD silently (with a flag nothing read)
+    raw = b'{"input": "ok", "target": "a"}\n{"input": "bad \xff byte", "target": "b"}\n'
+    p = _write(tmp_path / "weird.jsonl", raw)
+    with pytest.raises(DataError) as err:
+        load_dataset(p)
+    message = str(err.value)
+    assert f"{p}:2: column 16 (byte offset 46) is not UTF-8: bytes b'\\xff'" in message
+    assert "re-save it as UTF-8" in message
 
 
 def test_field_mapping_and_csv(tmp_path):

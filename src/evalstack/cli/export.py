@@ -15,21 +15,30 @@ import click
 def export_command(run_id: str, fmt: str, output: str, store: str | None) -> None:
     """Export every sample of RUN_ID: input, target, output, scores, usage, errors.
 
+    A file or a pipe gets the data exactly as stored. On a terminal, control characters in
+    the data (escape sequences in model output, say) are shown escaped, never sent.
+
     \b
     Examples:
       evalstack export 01J... --format csv -o results.csv
       evalstack export 01J... --format parquet -o results.parquet
     """
+    import sys
+
     from evalstack.cli.safe import echo
     from evalstack.core.errors import ConfigError
     from evalstack.store import Store, export_run
+    from evalstack.store.export import check_output_path
 
     if fmt == "parquet" and output == "-":
         raise ConfigError("Parquet is binary: give an output file with -o results.parquet.")
-    st = Store.open(store)
+    if output != "-":
+        check_output_path(output, what="export file", suffix=f".{fmt}")
+    terminal = output == "-" and sys.stdout.isatty()
+    st = Store.open(store, create=False)
     try:
         run = st.get_run(run_id)
-        n = export_run(st, run.id, fmt, output)
+        n = export_run(st, run.id, fmt, output, terminal=terminal)
     finally:
         st.close()
     if output != "-":

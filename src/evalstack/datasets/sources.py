@@ -27,7 +27,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from evalstack.core.errors import DataError, MissingDependencyError
 
@@ -175,18 +175,39 @@ def locate(source: DataSource, *, download: bool = True) -> Path:
 def _open_text(path: Path) -> io.TextIOBase:
     name = path.name
     if name.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8")  # type: ignore[return-value]
+        return gzip.open(path, "rt", encoding="utf-8-sig")  # type: ignore[return-value]
     if name.endswith(".bz2"):
-        return bz2.open(path, "rt", encoding="utf-8")  # type: ignore[return-value]
-    return open(path, encoding="utf-8-sig")
+        return bz2.open(path, "rt", encoding="utf-8-sig")  # type: ignore[return-value]
+    return open(path, encoding="utf-8-sig", newline="")
+
+
+def _open_bytes(path: Path) -> IO[bytes]:
+    name = path.name
+    if name.endswith(".gz"):
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    if name.endswith(".bz2"):
+        return bz2.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
 
 
 def read_records(path: Path, source: DataSource | None = None) -> Iterator[dict[str, Any]]:
     """Rows of a ``.jsonl``/``.json``/``.csv`` file (optionally ``.gz``/``.bz2``), as dicts.
 
     A ``.json`` file may hold a list of rows, or an object whose ``examples`` or ``data`` list
-    holds them. Rows matching ``source.drop`` are skipped.
+    holds them. Rows matching ``source.drop`` are skipped. Bytes that are not UTF-8, invalid
+    JSON and malformed CSV raise ``DataError`` naming the file and line.
     """
+    try:
+        yield from _read_records(path, source)
+    except UnicodeDecodeError as exc:
+        from evalstack.datasets.files import not_utf8
+
+        with _open_bytes(path) as raw:
+            not_utf8(path, raw)
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason}). Re-save it as UTF-8.") from None
+
+
+def _read_records(path: Path, source: DataSource | None) -> Iterator[dict[str, Any]]:
     stem = path.name.removesuffix(".gz").removesuffix(".bz2")
     drop = source.drop if source else ()
 
@@ -200,18 +221,30 @@ def read_records(path: Path, source: DataSource | None = None) -> Iterator[dict[
                     try:
                         row = json.loads(line)
                     except json.JSONDecodeError as exc:
-                        raise DataError(f"{path}:{lineno}: invalid JSON ({exc.msg}).") from None
+                        raise DataError(f"{path}:{lineno}: invalid JSON at column {exc.colno} "
+                                        f"({exc.msg}).") from None
+                    if not isinstance(row, dict):
+                        raise DataError(f"{path}:{lineno}: expected a JSON object per line; "
+                                        f"received {type(row).__name__}.")
                     if keep(row):
                         yield row
         elif stem.endswith(".json"):
-            data = json.load(fh)
+            try:
+                data = json.load(fh)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}:{exc.lineno}: invalid JSON at column {exc.colno} "
+                                f"({exc.msg}).") from None
             if isinstance(data, dict):
                 data = data.get("examples", data.get("data", data))
             if not isinstance(data, list):
                 raise DataError(f"{path}: expected a list of rows or an 'examples' list.")
             yield from (row for row in data if keep(row))
         elif stem.endswith(".csv"):
-            yield from (row for row in csv.DictReader(fh) if keep(row))
+            reader = csv.DictReader(fh)
+            try:
+                yield from (row for row in reader if keep(row))
+            except csv.Error as exc:
+                raise DataError(f"{path}:{reader.line_num}: malformed CSV: {exc}.") from None
         else:
             raise DataError(f"{path}: unknown data format; expected .jsonl, .json or .csv.")
 

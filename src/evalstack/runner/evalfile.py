@@ -23,10 +23,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from evalstack.core.errors import ConfigError, validation_problems
+from evalstack.core.errors import ConfigError, DataError, validation_problems
 from evalstack.core.task import Task
 from evalstack.core.types import GenerateConfig
-from evalstack.datasets.files import load_dataset
+from evalstack.datasets.files import directory_message, load_dataset, not_utf8
 from evalstack.datasets.record import FieldMap
 
 
@@ -74,13 +74,59 @@ class EvalFile(BaseModel):
     epochs: int = Field(1, ge=1)
 
 
-def _open(spec: str | DatasetSpec, base: Path):  # type: ignore[no-untyped-def]
+def _open(spec: str | DatasetSpec, base: Path, where: str):  # type: ignore[no-untyped-def]
     if isinstance(spec, str):
         spec = DatasetSpec(path=spec)
     fields = FieldMap(spec.input_field, spec.target_field, spec.id_field, spec.choices_field,
                       spec.category_field)
     path = Path(spec.path)
-    return load_dataset(path if path.is_absolute() else base / path, fields=fields)
+    full = path if path.is_absolute() else base / path
+    if full.is_dir():
+        raise DataError(f"{where}: " + directory_message(full, "a .jsonl or .csv dataset file"))
+    if not full.exists():
+        relative = ("" if path.is_absolute()
+                    else f" (resolved against the eval file's folder, {base.resolve()})")
+        raise DataError(
+            f"{where}: dataset file not found: {full}{relative}. Expected a path to a .jsonl "
+            f"or .csv file."
+        )
+    return load_dataset(full, fields=fields)
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        with open(path, "rb") as raw:
+            not_utf8(path, raw, ConfigError)
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason}). Re-save it as UTF-8."
+                          ) from None
+    except OSError as exc:
+        raise ConfigError(f"Cannot read the eval file {path}: {exc.strerror}.") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or exc
+        context = getattr(exc, "context", None)
+        context_mark = getattr(exc, "context_mark", None)
+        also = ""
+        if context and context_mark is not None:
+            also = f" ({context} on line {context_mark.line + 1})"
+        raise ConfigError(
+            f"{where}: invalid YAML: {problem}{also}. Fix the YAML syntax there (quote a "
+            f"template that holds ': ' or starts with '{{')."
+        ) from None
+
+
+def _check_templates(spec: EvalFile, path: Path, sample: Any) -> None:
+    from evalstack.solvers.templates import check_template, sample_fields
+
+    fields = sample_fields(sample) if sample is not None else None
+    if spec.template is not None:
+        check_template(spec.template, source=f"{path}: field 'template'", fields=fields,
+                       require_field=True)
 
 
 def load_eval_file(path: Path) -> Task:
@@ -89,12 +135,7 @@ def load_eval_file(path: Path) -> Task:
     from evalstack.solvers.generate import generate
     from evalstack.solvers.multiple_choice import MMLU_TEMPLATE, multiple_choice
 
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise ConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}.") from None
+    raw = _read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of eval settings at the top level.")
     try:
@@ -102,8 +143,10 @@ def load_eval_file(path: Path) -> Task:
     except ValidationError as exc:
         raise ConfigError(f"{path}: {validation_problems(exc, 'field ')}.") from None
     base = path.parent
-    dataset = _open(spec.dataset, base)
-    shots_source = _open(spec.fewshot_dataset, base) if spec.fewshot_dataset else dataset
+    dataset = _open(spec.dataset, base, f"{path}: field 'dataset'")
+    shots_source = (_open(spec.fewshot_dataset, base, f"{path}: field 'fewshot_dataset'")
+                    if spec.fewshot_dataset else dataset)
+    _check_templates(spec, path, next(iter(dataset), None))
     shots = []
     if spec.fewshot:
         for sample in shots_source:
