@@ -17,7 +17,7 @@ from evalstack.analysis.plan import (
     plan_row,
 )
 from evalstack.core.errors import ConfigError, UserError
-from evalstack.runner.prices import load_table
+from evalstack.model.prices import load_table
 from evalstack.stats import minimum_detectable_effect, sample_size_paired, sample_size_unpaired
 from evalstack.store import Store
 from tests.store.store_helpers import make_run, make_sample

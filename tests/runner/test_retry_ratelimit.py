@@ -5,9 +5,9 @@ import time
 import pytest
 
 from evalstack.core.errors import ProviderError
-from evalstack.runner.cache import BatchedCacheReader
-from evalstack.runner.ratelimit import RateLimiter
-from evalstack.runner.retry import backoff_delay
+from evalstack.model.cache import BatchedCacheReader
+from evalstack.model.ratelimit import RateLimiter
+from evalstack.model.retry import backoff_delay
 
 
 def test_retry_after_is_honoured():

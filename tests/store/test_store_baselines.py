@@ -17,7 +17,9 @@ from evalstack.core.records import BaselineRecord, RunRecord
 from evalstack.core.text import clean_text
 from evalstack.store import Store
 from evalstack.store import connect as store_connect
+from evalstack.store._rows import sample_to_row
 from evalstack.store.tables import VERSION_TABLE
+from evalstack.store.tables import samples as samples_table
 
 RunFactory = Callable[..., RunRecord]
 
@@ -174,7 +176,11 @@ def test_a_store_at_0001_upgrades_to_baselines_and_keeps_its_runs(store_url: str
         # an old evalstack's store, with a run in it (Store() wraps the engine as it is)
         old = Store(engine, store_url)
         old.create_run(run)
-        old.write_samples(run.id, [make_sample("s1")])
+        # the sample as 0001 stored it: without the columns later revisions added
+        row = sample_to_row(run.id, make_sample("s1"), run.updated_at)
+        with store_connect.write_transaction(engine) as conn:
+            conn.execute(sa.insert(samples_table), [
+                {k: v for k, v in row.items() if not k.startswith("judge_")}])
     finally:
         engine.dispose()
     with Store.open(store_url) as store:

@@ -25,7 +25,7 @@ import numpy as np
 
 from evalstack.analysis.pairs import MetricPairs, Pairing, RunScores
 from evalstack.core.errors import ConfigError, UserError
-from evalstack.runner.prices import price_for
+from evalstack.model.prices import price_for
 from evalstack.stats import (
     bootstrap_ci,
     minimum_detectable_effect,
@@ -397,7 +397,7 @@ def forecast(
 
     Args:
         pilot: the pilot run's scores and record.
-        table: the price table (``evalstack.runner.prices.load_table``).
+        table: the price table (``evalstack.model.prices.load_table``).
         model: the model to price; default the pilot's.
         samples: samples in the planned run; default the pilot's dataset size.
         epochs: repeats of each sample.

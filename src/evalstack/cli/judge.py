@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from evalstack.cli.options import Proportion
+from evalstack.cli.options import Proportion, model_call_options
 
 if TYPE_CHECKING:
-    from evalstack.scorers.judge.validate import ValidationReport
+    from evalstack.analysis.judge_validation import ValidationReport
 
 
 _NO_CACHE = click.option(
@@ -22,18 +22,35 @@ _NO_CACHE = click.option(
          "stopped when run again.")
 
 
+_VERDICT_ATTEMPTS = click.option(
+    "--verdict-attempts", "--max-attempts", "max_attempts", type=click.IntRange(min=1),
+    default=3, show_default=True,
+    help="Replies asked for per item at most when a reply holds no usable verdict; then the "
+         "item is a judge error. Failed calls (429, 5xx, timeouts) are retried as in `run`, "
+         "under --max-retries, --timeout and --retry-time.")
+
+
 @contextmanager
-def _reply_cache(store_url: str | None, disabled: bool) -> Iterator[Any]:
-    """The store's response cache for judge replies, open for the command's duration."""
-    if disabled:
-        yield None
-        return
-    from evalstack.scorers.judge.model import StoreReplyCache
+def _judge_models(store_url: str | None, disabled: bool, limits: dict[str, Any]) -> Iterator[Any]:
+    """The judge's model layer for the command: ``run``'s limits and retries, and the store's
+    response cache (replies are kept as they arrive), open for the command's duration."""
+    from evalstack.cli.options import build_run_config
+    from evalstack.model.cache import StoreCache
+    from evalstack.model.context import ModelContext, use_models
     from evalstack.store import Store
 
+    policy = build_run_config(dict(limits)).call_policy()
+    if disabled:
+        with use_models(ModelContext(policy)) as models:
+            yield models
+        return
     store = Store.open(store_url)
     try:
-        yield StoreReplyCache(store)
+        def cache(prefix: str) -> StoreCache:
+            return StoreCache(store, read=store.cache_has_prefix(prefix))
+
+        with use_models(ModelContext(policy, cache=cache)) as models:
+            yield models
     finally:
         store.close()
 
@@ -68,7 +85,8 @@ def judge_command() -> None:
               help="Judge the first N shared items (by sample id).")
 @click.option("--no-reference", is_flag=True,
               help="Do not show the samples' targets to the judge as a reference.")
-@click.option("--max-attempts", type=click.IntRange(min=1), default=3, show_default=True)
+@_VERDICT_ATTEMPTS
+@model_call_options
 @click.option("--store", envvar="EVALSTACK_STORE", default=None, show_envvar=True,
               help="Store URL or path.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON, with every item's verdict.")
@@ -77,7 +95,7 @@ def judge_command() -> None:
 def pairwise_command(run_a: str, run_b: str, judge_spec: str, judge_args: tuple[str, ...],
                      limit: int | None, no_reference: bool, max_attempts: int,
                      store: str | None, as_json: bool, no_progress: bool,
-                     no_cache: bool) -> None:
+                     no_cache: bool, **limits: Any) -> None:
     """Which run answered better? A judge compares RUN_A's and RUN_B's outputs per item.
 
     Items are matched by sample id and epoch; items that errored in either run are left out.
@@ -95,8 +113,8 @@ def pairwise_command(run_a: str, run_b: str, judge_spec: str, judge_args: tuple[
 
     items = _shared_items(store, run_a, run_b, limit, not no_reference)
     args = parse_kv(judge_args, "--judge-arg")
-    with _reply_cache(store, no_cache) as cache:
-        verdicts = _judge_pairs(items, judge_spec, args, max_attempts, cache,
+    with _judge_models(store, no_cache, limits):
+        verdicts = _judge_pairs(items, judge_spec, args, max_attempts,
                                 progress=not (no_progress or as_json))
     _print_pairwise(items, verdicts, as_json)
 
@@ -132,8 +150,8 @@ def pairwise_command(run_a: str, run_b: str, judge_spec: str, judge_args: tuple[
               help="A run scored by this judge (llm_judge): its scores are corrected with the "
                    "human labels into a prediction-powered estimate of the human mean.")
 @click.option("--metric", default=None, help="The run's judge metric (default: llm_judge).")
-@click.option("--max-attempts", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Judge calls per item at most; then the item is a judge error.")
+@_VERDICT_ATTEMPTS
+@model_call_options
 @click.option("--resamples", type=click.IntRange(min=100), default=2000, show_default=True,
               help="Bootstrap resamples for the intervals.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -146,7 +164,8 @@ def validate_command(labels: str, judge_spec: str, judge_args: tuple[str, ...], 
                      fmt: str, scale: str | None, limit: int | None, threshold: float,
                      probes: str, probe_limit: int, run_ref: str | None, metric: str | None,
                      max_attempts: int, resamples: int, seed: int, store: str | None,
-                     as_json: bool, no_progress: bool, no_cache: bool) -> None:
+                     as_json: bool, no_progress: bool, no_cache: bool,
+                     **limits: Any) -> None:
     """Measure a judge against human LABELS and say whether it is fit for purpose.
 
     LABELS holds items with a human score (pointwise) or a human preference between two
@@ -176,6 +195,7 @@ def validate_command(labels: str, judge_spec: str, judge_args: tuple[str, ...], 
       evalstack judge validate summeval.json --rubric summarization --probes none
       evalstack judge validate labels.jsonl --run RUN_ID     # judge-corrected estimate
     """
+    from evalstack.analysis.judge_validation import ValidationConfig
     from evalstack.core.errors import ConfigError
     from evalstack.datasets.labels import load_labels
     from evalstack.runner.resolve import parse_kv
@@ -183,7 +203,6 @@ def validate_command(labels: str, judge_spec: str, judge_args: tuple[str, ...], 
     from evalstack.scorers.judge.probes import PROBES
     from evalstack.scorers.judge.rubric import load_rubric
     from evalstack.scorers.judge.scorer import RubricJudge
-    from evalstack.scorers.judge.validate import ValidationConfig
 
     chosen: tuple[str, ...]
     if probes.strip().lower() == "all":
@@ -200,8 +219,8 @@ def validate_command(labels: str, judge_spec: str, judge_args: tuple[str, ...], 
     else:
         data = load_labels(labels, fmt, limit=limit, scale=human_scale)
     args = parse_kv(judge_args, "--judge-arg")
-    with _reply_cache(store, no_cache) as cache:
-        model = JudgeModel(judge_spec, args, max_attempts=max_attempts, cache=cache)
+    with _judge_models(store, no_cache, limits):
+        model = JudgeModel(judge_spec, args, max_attempts=max_attempts)
         judge = RubricJudge(load_rubric(rubric), model)
         unlabeled = None
         if run_ref:
@@ -309,14 +328,14 @@ def _shared_items(store_url: str | None, run_a: str, run_b: str, limit: int | No
 
 
 def _judge_pairs(items: list[dict[str, Any]], judge_spec: str, args: dict[str, Any],
-                 max_attempts: int, cache: Any, *, progress: bool) -> list[Any]:
+                 max_attempts: int, *, progress: bool) -> list[Any]:
     import asyncio
 
     from evalstack.core.errors import ScorerError
     from evalstack.runner.progress import NoProgress, RichProgress
     from evalstack.scorers.judge.pairwise import PairwiseJudge
 
-    judge = PairwiseJudge(judge_spec, args, max_attempts=max_attempts, cache=cache)
+    judge = PairwiseJudge(judge_spec, args, max_attempts=max_attempts)
     bar = RichProgress() if progress else NoProgress()
     errors = {"n": 0}
 
@@ -392,8 +411,8 @@ def _validate(data: Any, judge: Any, config: Any, unlabeled: list[float] | None,
               progress: bool) -> ValidationReport:
     import asyncio
 
+    from evalstack.analysis.judge_validation import validate_judge
     from evalstack.runner.progress import NoProgress, RichProgress
-    from evalstack.scorers.judge.validate import validate_judge
 
     bar = RichProgress() if progress else NoProgress()
     errors = {"n": 0}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from evalstack.analysis.judge_validation import ValidationReport
 from evalstack.cli._decide import Rows, say
-from evalstack.scorers.judge.validate import ValidationReport
 
 
 def _iv(i: Any, digits: int = 3) -> str:

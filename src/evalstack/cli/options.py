@@ -143,6 +143,22 @@ def run_config_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+#: The flags every command that calls models shares with ``run``: limits and retries.
+MODEL_CALL_FLAGS = ("concurrency", "rpm", "tpm", "timeout", "max_retries", "retry_time")
+
+
+def model_call_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``run``'s limit and retry flags (``--rpm``, ``--max-retries``, ...) for a command that
+    calls models outside a run (``judge validate``, ``judge pairwise``)."""
+    fields = RunConfig.model_fields
+    for name in reversed(MODEL_CALL_FLAGS):
+        info = fields[name]
+        help_text = (info.description or "") + f" [default: {info.default}]"
+        fn = click.option(_FLAGS[name], name, type=_FLAG_TYPES.get(name, click.STRING),
+                          default=None, help=help_text)(fn)
+    return fn
+
+
 def build_run_config(values: dict[str, Any], **extra: Any) -> RunConfig:
     """A ``RunConfig`` from the parsed flags (unset flags keep the model's defaults)."""
     given = {k: values.pop(k) for k in list(_FLAGS) if k in values}

@@ -89,7 +89,7 @@ def plan_command(accuracy: float | None, delta: float | None, alpha: float, powe
         plan = plan_design(design)
     else:
         from evalstack.cli._decide import load_runs
-        from evalstack.runner.prices import load_table
+        from evalstack.model.prices import load_table
 
         loaded = load_runs(store, pilots)
         table = load_table(prices)

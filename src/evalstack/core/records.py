@@ -34,6 +34,8 @@ class SampleRecord:
         metadata: solver and dataset notes.
         model_version: the model name as the provider reported it.
         choices: answer options for multiple-choice tasks.
+        judge_input_tokens / judge_output_tokens / judge_cost_usd: what the judges that
+            scored this sample used (not counted in ``input_tokens`` or ``cost_usd``).
 
     Examples:
         >>> r = SampleRecord("q1", 0, "2+2=", "4", "4", {"exact_match": {"value": 1.0}})
@@ -59,6 +61,9 @@ class SampleRecord:
     metadata: dict[str, Any] = field(default_factory=dict)
     model_version: str | None = None
     choices: list[str] | None = None
+    judge_input_tokens: int | None = None
+    judge_output_tokens: int | None = None
+    judge_cost_usd: float = 0.0
 
     def input_text(self) -> str:
         """The input as plain text (the last user message for chat input).
@@ -183,6 +188,9 @@ class ScoreRow(NamedTuple):
     output_tokens: int | None
     cost_usd: float
     category: str | None
+    judge_input_tokens: int | None = None
+    judge_output_tokens: int | None = None
+    judge_cost_usd: float | None = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,10 +43,15 @@ class TaskResult(_Frozen):
     errors: int
     metrics: dict[str, MetricValue]
     categories: dict[str, dict[str, MetricValue]] = Field(default_factory=dict)
-    cost_usd: float
+    cost_usd: float = Field(description="USD of the model's own calls")
+    judge_cost_usd: float = Field(0.0, description="USD of the judges' calls")
+    total_cost_usd: float | None = Field(
+        None, description="model + judge USD (None in runs stored before judges were priced)")
     latency_ms: LatencySummary
     input_tokens: int = 0
     output_tokens: int = 0
+    judge_input_tokens: int = 0
+    judge_output_tokens: int = 0
     truncated_outputs: int = 0
     run_id: str
     dataset_hash: str

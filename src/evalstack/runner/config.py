@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from evalstack.core import checks
+from evalstack.model.policy import CallPolicy
 
 # Fields checked here, by kind (pydantic's own constraints also stay, for the schema).
 _POSITIVE_SECONDS = ("timeout", "retry_time", "flush_seconds")
@@ -83,3 +84,12 @@ class RunConfig(BaseModel):
         if value is None and name in ("limit", "epochs"):
             return None
         return checks.field_check(checks.int_at_least, name, value, minimum=_COUNTS[name])
+
+    def call_policy(self) -> CallPolicy:
+        """The limits and retries every model of the run obeys (solver's and judges')."""
+        return CallPolicy(
+            concurrency=self.concurrency, rpm=self.rpm, tpm=self.tpm, timeout=self.timeout,
+            retry_time=self.retry_time, max_retries=self.max_retries,
+            retry_base=self.retry_base, retry_max=self.retry_max, seed=self.seed,
+            cache=self.cache,
+        )

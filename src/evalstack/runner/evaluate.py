@@ -36,18 +36,20 @@ from evalstack.core.errors import (
 from evalstack.core.provider import SECRET_ARG_NAMES, ModelProvider, public_args
 from evalstack.core.records import RunRecord, SampleRecord
 from evalstack.core.redact import url_secrets
-from evalstack.core.results import EvalResult, TaskResult
+from evalstack.core.results import EvalResult, RunStatus, TaskResult
 from evalstack.core.scorer import Score, TaskState
 from evalstack.core.task import Task
 from evalstack.core.types import Sample
-from evalstack.runner.cache import BatchedCacheReader
-from evalstack.runner.caller import ModelRunner, SampleCaller
+from evalstack.model.cache import StoreCache
+from evalstack.model.context import ModelContext, use_models
+from evalstack.model.model import Model
+from evalstack.model.prices import load_table
+from evalstack.model.resolve import resolve_model
+from evalstack.model.usage import JUDGE_ROLE, MODEL_ROLE, Usage, collect_sample_usage
 from evalstack.runner.config import RunConfig
 from evalstack.runner.lease import RunLease
-from evalstack.runner.metrics import latency_summary, metric_table, summarize
-from evalstack.runner.prices import load_table, price_for
+from evalstack.runner.metrics import RunTotals, latency_summary, metric_table, summarize
 from evalstack.runner.progress import NoProgress, ProgressSink
-from evalstack.runner.resolve import resolve_model
 from evalstack.runner.writer import BatchWriter
 
 
@@ -140,7 +142,7 @@ class _BudgetExceeded(Exception):
 
 def _open_run(plan: _Plan, run: RunConfig, store: Any) -> tuple[str, set[tuple[str, int]]]:
     """The run to write to (resumed or new) and the samples it already holds."""
-    from evalstack import __version__
+    from evalstack._version import __version__
     from evalstack.store import new_id
 
     task = plan.task
@@ -172,10 +174,11 @@ def _open_run(plan: _Plan, run: RunConfig, store: Any) -> tuple[str, set[tuple[s
     return record.id, set()
 
 
-def _sample_record(sample: Sample, epoch: int, state: TaskState, caller: SampleCaller,
+def _sample_record(sample: Sample, epoch: int, state: TaskState, used: dict[str, Usage],
                    scores: dict[str, dict[str, Any]], error: str | None) -> SampleRecord:
     """What is stored for one finished (or failed) sample."""
     output = state.output
+    model, judge = used.get(MODEL_ROLE) or Usage(), used.get(JUDGE_ROLE) or Usage()
     extra: dict[str, Any] = dict(state.metadata)
     if state.choice is not None:
         extra["choice"] = state.choice
@@ -192,12 +195,14 @@ def _sample_record(sample: Sample, epoch: int, state: TaskState, caller: SampleC
         output=output.text if output is not None else "",
         scores=scores, error=error,
         output_truncated=bool(output and output.truncated),
-        latency_ms=caller.latency_ms, input_tokens=caller.input_tokens,
-        output_tokens=caller.output_tokens, cost_usd=caller.cost,
-        attempts=caller.attempts, cached=caller.cached, category=sample.category,
+        latency_ms=model.latency_ms, input_tokens=model.input_tokens,
+        output_tokens=model.output_tokens, cost_usd=model.cost,
+        attempts=model.attempts, cached=model.cached, category=sample.category,
         metadata={**sample.metadata, **extra},
-        model_version=caller.model_version,
+        model_version=model.model_version,
         choices=list(sample.choices) if sample.choices is not None else None,
+        judge_input_tokens=judge.input_tokens, judge_output_tokens=judge.output_tokens,
+        judge_cost_usd=judge.cost,
     )
 
 
@@ -218,101 +223,138 @@ async def _run_pair(plan: _Plan, run: RunConfig, store: Any, progress: ProgressS
 
 async def _run_leased(plan: _Plan, run: RunConfig, store: Any, progress: ProgressSink,
                       prices: dict[str, tuple[float, float]], lease: RunLease) -> TaskResult:
-    task = plan.task
+    """Open (or resume) the run, ask and score the samples left, and store the summary."""
     run_id, done = _open_run(plan, run, store)
     lease.attach(run_id)
-
-    planned = plan.n_samples * plan.epochs
     writer = BatchWriter(store, run_id, batch=run.write_batch, interval=run.flush_seconds,
                          secrets=secret_values(plan.model_args))
-    runner = ModelRunner(plan.provider, run, price_for(plan.model_spec, prices),
-                         cache_get=None, cache_put=writer.add_cache)
-    # A model with no cached responses at all needs no look-ups (the common first run).
-    if run.cache and store.cache_has_prefix(runner.keys.prefix):
-        runner.cache_get = BatchedCacheReader(store.cache_get_many).get
-    names = _score_names(task)
-    counts = {"errors": 0, "cost": 0.0}
-    budget = run.error_budget * planned
+    models = _run_models(run, store, writer, prices)
+    model = models.model(plan.provider, role=MODEL_ROLE)
+    loop = _SampleLoop(plan, model, writer, progress, lease, run_id,
+                       budget=run.error_budget * plan.n_samples * plan.epochs)
+    with use_models(models):
+        failure = await loop.run(done)
+    _mark_stopped(store, run_id, failure)
+    return _finish(plan, run, store, run_id, failure)
 
-    def pending() -> Iterator[tuple[Sample, int]]:
-        for sample in islice(task.dataset, plan.n_samples):
-            for epoch in range(1, plan.epochs + 1):
+
+def _run_models(run: RunConfig, store: Any, writer: BatchWriter,
+                prices: dict[str, tuple[float, float]]) -> ModelContext:
+    """The run's models (the solver's and its judges'), all under the run's limits, cached
+    through the run's writer, and priced from its table."""
+    def cache(prefix: str) -> StoreCache:
+        # A model with no cached responses at all needs no look-ups (the common first run).
+        return StoreCache(store, write=writer.add_cache,
+                          read=run.cache and store.cache_has_prefix(prefix))
+
+    return ModelContext(run.call_policy(), cache=cache, prices=prices)
+
+
+class _SampleLoop:
+    """Asks and scores the samples still to do, with parallel workers, writing each one."""
+
+    def __init__(self, plan: _Plan, model: Model, writer: BatchWriter, progress: ProgressSink,
+                 lease: RunLease, run_id: str, *, budget: float) -> None:
+        self.plan, self.model, self.writer, self.progress = plan, model, writer, progress
+        self.lease, self.run_id, self.budget = lease, run_id, budget
+        self.names = _score_names(plan.task)
+        self.errors = 0
+        self.cost = 0.0
+
+    def _pending(self, done: set[tuple[str, int]]) -> Iterator[tuple[Sample, int]]:
+        for sample in islice(self.plan.task.dataset, self.plan.n_samples):
+            for epoch in range(1, self.plan.epochs + 1):
                 if (sample.id, epoch) not in done:
                     yield sample, epoch
 
-    work = pending()
-
-    async def worker() -> None:
-        for sample, epoch in work:
-            await _one(sample, epoch)
-
-    async def _one(sample: Sample, epoch: int) -> None:
-        if lease.lost:
-            raise RunBusyError(
-                f"Run {run_id} was taken over by another process after this one stalled for "
-                "longer than its lease; stopping so that no prompt is asked twice."
-            )
-        caller = runner.for_sample(epoch)
-        state = TaskState(sample, config=task.config)
-        scores: dict[str, dict[str, Any]] = {}
-        error: str | None = None
+    async def run(self, done: set[tuple[str, int]]) -> BaseException | None:
+        """Every pending sample; returns what stopped the loop early, if anything."""
+        plan = self.plan
+        planned = plan.n_samples * plan.epochs
+        prepare = getattr(plan.provider, "prepare", None)
+        if prepare is not None and len(done) < planned:
+            await prepare()
+        self.progress.start(f"{plan.task.name} · {plan.model_spec}", planned, len(done))
+        work = self._pending(done)
+        # One worker per slot would be one per ``--concurrency`` however few samples are left.
+        n_workers = max(1, min(self.model.concurrency, planned - len(done), MAX_WORKERS))
+        workers = [asyncio.create_task(self._worker(work)) for _ in range(n_workers)]
+        failure: BaseException | None = None
         try:
-            state = await task.solver(state, caller)
-            failed: list[str] = []
-            for name, scorer in zip(names, task.scorers, strict=True):
-                try:
-                    result = scorer(sample, state)
-                    if inspect.isawaitable(result):
-                        result = await result
-                except ScorerError as exc:  # recorded as this score's error, never a score
-                    scores[name] = {"error": str(exc), **exc.details}
-                    failed.append(f"{name}: {exc}")
-                    continue
-                assert isinstance(result, Score)
-                scores[name] = result.to_dict()
-            if failed:
-                error = "; ".join(failed)
+            await asyncio.gather(*workers)
+        except BaseException as exc:
+            failure = exc
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+        finally:
+            self.progress.finish()
+            try:
+                self.writer.close()
+            except StoreError as exc:
+                failure = failure or exc
+        return failure
+
+    async def _worker(self, work: Iterator[tuple[Sample, int]]) -> None:
+        for sample, epoch in work:
+            await self._one(sample, epoch)
+
+    async def _one(self, sample: Sample, epoch: int) -> None:
+        if self.lease.lost:
+            raise RunBusyError(
+                f"Run {self.run_id} was taken over by another process after this one stalled "
+                "for longer than its lease; stopping so that no prompt is asked twice."
+            )
+        state = TaskState(sample, config=self.plan.task.config)
+        with collect_sample_usage() as used:
+            state, scores, error = await self._solve_and_score(state, epoch)
+        self.writer.add_sample(_sample_record(sample, epoch, state, used, scores, error))
+        self.cost += sum(u.cost for u in used.values())
+        if error is not None:
+            self.errors += 1
+        self.progress.advance(self.errors, self.cost)
+        if error is not None and self.errors > self.budget:
+            raise _BudgetExceeded(error)
+
+    async def _solve_and_score(
+        self, state: TaskState, epoch: int
+    ) -> tuple[TaskState, dict[str, dict[str, Any]], str | None]:
+        """The solver's state, the scores, and the sample's error (``None`` if it had none)."""
+        scores: dict[str, dict[str, Any]] = {}
+        try:
+            state = await self.plan.task.solver(state, self.model.for_sample(epoch))
+            failed = await self._score(state, scores)
+            return state, scores, "; ".join(failed) if failed else None
         except ProviderError as exc:
-            error = str(exc)
+            return state, scores, str(exc)
         except UserError:
             raise
         except Exception as exc:  # a scorer or solver bug is this sample's error, not the run's
-            error = f"{type(exc).__name__}: {exc}"
-        writer.add_sample(_sample_record(sample, epoch, state, caller, scores, error))
-        counts["cost"] += caller.cost
-        if error is not None:
-            counts["errors"] += 1
-        progress.advance(counts["errors"], counts["cost"])
-        if error is not None and counts["errors"] > budget:
-            raise _BudgetExceeded(error)
+            return state, scores, f"{type(exc).__name__}: {exc}"
 
-    prepare = getattr(plan.provider, "prepare", None)
-    if prepare is not None and len(done) < planned:
-        await prepare()
-    progress.start(f"{task.name} · {plan.model_spec}", planned, len(done))
-    # One worker per slot would be one per ``--concurrency`` however few samples are left.
-    n_workers = max(1, min(runner.concurrency, planned - len(done), MAX_WORKERS))
-    workers = [asyncio.create_task(worker()) for _ in range(n_workers)]
-    status = "completed"
-    failure: BaseException | None = None
-    try:
-        await asyncio.gather(*workers)
-    except BaseException as exc:
-        failure = exc
-        for w in workers:
-            w.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
-    finally:
-        progress.finish()
-        try:
-            writer.close()
-        except StoreError as exc:
-            failure = failure or exc
+    async def _score(self, state: TaskState, scores: dict[str, dict[str, Any]]) -> list[str]:
+        """Fill ``scores``; returns the scorers' errors, each stored as that score's error."""
+        failed: list[str] = []
+        for name, scorer in zip(self.names, self.plan.task.scorers, strict=True):
+            try:
+                result = scorer(state.sample, state)
+                if inspect.isawaitable(result):
+                    result = await result
+            except ScorerError as exc:  # recorded as this score's error, never a score
+                scores[name] = {"error": str(exc), **exc.details}
+                failed.append(f"{name}: {exc}")
+                continue
+            assert isinstance(result, Score)
+            scores[name] = result.to_dict()
+        return failed
 
+
+def _mark_stopped(store: Any, run_id: str, failure: BaseException | None) -> None:
+    """A run stopped by Ctrl-C, SIGTERM, the store or a lost lease stays resumable (marked
+    ``interrupted``); any other failure but the error budget marks it ``failed``. Re-raises."""
     if isinstance(failure, asyncio.CancelledError | KeyboardInterrupt | StoreError
                   | RunBusyError):
-        # Resumable: a store that is locked, read-only or full, or a lost lease, is no fault
-        # of the run's. Marking it may fail for the same reason; it is resumable either way.
+        # Marking it may fail for the same reason; it is resumable either way.
         try:
             store.set_status(run_id, "interrupted",
                              error=str(failure) if isinstance(failure, StoreError) else None)
@@ -323,20 +365,15 @@ async def _run_leased(plan: _Plan, run: RunConfig, store: Any, progress: Progres
         store.set_status(run_id, "failed", error=f"{type(failure).__name__}: {failure}")
         raise failure
 
+
+def _finish(plan: _Plan, run: RunConfig, store: Any, run_id: str,
+            failure: BaseException | None) -> TaskResult:
+    """Summarise the stored samples, store the summary, and fail past the error budget."""
+    planned = plan.n_samples * plan.epochs
     totals = summarize(store.iter_scores(run_id))
-    over_budget = totals.errors > budget or isinstance(failure, _BudgetExceeded)
-    if over_budget:
-        status = "failed"
-    result = TaskResult(
-        task=task.name, task_version=task.version, model=plan.model_spec,
-        samples=totals.samples, errors=totals.errors,
-        metrics=metric_table(totals.metrics, run.seed),
-        categories={c: metric_table(g, run.seed) for c, g in sorted(totals.categories.items())},
-        cost_usd=round(totals.cost, 6), latency_ms=latency_summary(totals.latencies),
-        input_tokens=totals.input_tokens, output_tokens=totals.output_tokens,
-        truncated_outputs=totals.truncated, run_id=run_id, dataset_hash=plan.dataset_hash,
-        status=status, provider_notes=_provider_notes(plan.provider, task.scorers, names),
-    )
+    over_budget = (totals.errors > run.error_budget * planned
+                   or isinstance(failure, _BudgetExceeded))
+    result = _task_result(plan, run, totals, run_id, "failed" if over_budget else "completed")
     error_text = None
     if over_budget:
         first = next(iter(store.iter_samples(run_id, errors=True)), None)
@@ -346,10 +383,31 @@ async def _run_leased(plan: _Plan, run: RunConfig, store: Any, progress: Progres
             f"{run.error_budget:.0%} (--error-budget).{example} Finished samples are stored: fix "
             f"the cause and run the same command again to resume run {run_id}."
         )
-    store.set_status(run_id, status, summary=result.model_dump(mode="json"), error=error_text)
+    store.set_status(run_id, result.status, summary=result.model_dump(mode="json"),
+                     error=error_text)
     if error_text is not None:
         raise RunFailedError(error_text)
     return result
+
+
+def _task_result(plan: _Plan, run: RunConfig, totals: RunTotals, run_id: str,
+                 status: RunStatus) -> TaskResult:
+    task = plan.task
+    return TaskResult(
+        task=task.name, task_version=task.version, model=plan.model_spec,
+        samples=totals.samples, errors=totals.errors,
+        metrics=metric_table(totals.metrics, run.seed),
+        categories={c: metric_table(g, run.seed) for c, g in sorted(totals.categories.items())},
+        cost_usd=round(totals.cost, 6), judge_cost_usd=round(totals.judge_cost, 6),
+        total_cost_usd=round(totals.cost + totals.judge_cost, 6),
+        latency_ms=latency_summary(totals.latencies),
+        input_tokens=totals.input_tokens, output_tokens=totals.output_tokens,
+        judge_input_tokens=totals.judge_input_tokens,
+        judge_output_tokens=totals.judge_output_tokens,
+        truncated_outputs=totals.truncated, run_id=run_id, dataset_hash=plan.dataset_hash,
+        status=status, provider_notes=_provider_notes(plan.provider, task.scorers,
+                                                      _score_names(task)),
+    )
 
 
 def _provider_notes(provider: ModelProvider, scorers: Sequence[Any],

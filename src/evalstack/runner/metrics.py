@@ -64,6 +64,9 @@ class RunTotals:
     cost: float = 0.0
     input_tokens: int = 0
     output_tokens: int = 0
+    judge_cost: float = 0.0
+    judge_input_tokens: int = 0
+    judge_output_tokens: int = 0
     latencies: array = field(default_factory=lambda: array("d"))
     metrics: dict[str, _Series] = field(default_factory=dict)
     categories: dict[str, dict[str, _Series]] = field(default_factory=dict)
@@ -73,6 +76,9 @@ class RunTotals:
         self.cost += record.cost_usd or 0.0
         self.input_tokens += record.input_tokens or 0
         self.output_tokens += record.output_tokens or 0
+        self.judge_cost += record.judge_cost_usd or 0.0
+        self.judge_input_tokens += record.judge_input_tokens or 0
+        self.judge_output_tokens += record.judge_output_tokens or 0
         if record.output_truncated:
             self.truncated += 1
         if record.error is not None:

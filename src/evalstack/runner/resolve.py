@@ -26,7 +26,6 @@ import yaml
 
 from evalstack.core import registry
 from evalstack.core.errors import ConfigError, EvalstackError, UnknownNameError
-from evalstack.core.provider import ModelProvider
 from evalstack.core.scorer import Scorer
 from evalstack.core.task import Task
 from evalstack.datasets.files import directory_message, load_dataset
@@ -52,19 +51,6 @@ def parse_kv(items: Sequence[str], what: str) -> dict[str, Any]:
             raise ConfigError(f"{what} must look like key=value; received {item!r}.")
         out[key.strip()] = parse_value(value)
     return out
-
-
-def resolve_model(spec: str, args: dict[str, Any] | None = None) -> ModelProvider:
-    """Build the provider for ``provider/model``."""
-    prefix, sep, model = spec.partition("/")
-    if not sep or not model:
-        raise ConfigError(
-            f"Model {spec!r} must be provider/model, e.g. local/smollm2, openai/gpt-4o-mini, "
-            f"anthropic/claude-3-5-haiku-latest, mock/echo. Providers: "
-            f"{', '.join(registry.names('provider'))}."
-        )
-    factory = registry.lookup("provider", prefix)
-    return factory(model, **(args or {}))
 
 
 def resolve_scorer(spec: str) -> Scorer:

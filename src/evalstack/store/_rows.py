@@ -136,6 +136,9 @@ def sample_to_row(run_id: str, record: SampleRecord, now: datetime) -> dict[str,
         "model_version": _opt_text(record.model_version),
         "choices": record.choices,
         "created_at": now,
+        "judge_input_tokens": record.judge_input_tokens,
+        "judge_output_tokens": record.judge_output_tokens,
+        "judge_cost_usd": record.judge_cost_usd,
     }
 
 
@@ -147,4 +150,5 @@ def row_to_sample(row: Mapping[str, Any]) -> SampleRecord:
         values["error"] = error_text(values["error"])
     if values["metadata"] is None:
         values["metadata"] = {}
+    values["judge_cost_usd"] = values["judge_cost_usd"] or 0.0
     return SampleRecord(**values)

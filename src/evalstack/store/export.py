@@ -264,6 +264,9 @@ def _parquet_schema(score_names: list[str]) -> Any:
         "cost_usd": pa.float64,
         "attempts": pa.int64,
         "cached": pa.bool_,
+        "judge_input_tokens": pa.int64,
+        "judge_output_tokens": pa.int64,
+        "judge_cost_usd": pa.float64,
     }
     fields = []
     for name in _flat_columns(score_names):

@@ -80,6 +80,9 @@ samples = sa.Table(
     sa.Column("model_version", sa.Text, nullable=True),
     sa.Column("choices", sa.JSON(none_as_null=True), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("judge_input_tokens", sa.Integer, nullable=True),
+    sa.Column("judge_output_tokens", sa.Integer, nullable=True),
+    sa.Column("judge_cost_usd", sa.Float, nullable=True),
     sa.PrimaryKeyConstraint("run_id", "sample_id", "epoch"),
 )
 

@@ -13,6 +13,7 @@ import json
 
 import pytest
 
+from evalstack.analysis.judge_validation import ValidationConfig, validate_judge
 from evalstack.core.errors import ScorerError
 from evalstack.core.scorer import TaskState
 from evalstack.core.types import ModelOutput, Sample
@@ -22,7 +23,6 @@ from evalstack.scorers.judge.pairwise import PairwiseJudge
 from evalstack.scorers.judge.probes import INJECTION_PROBES, PROBES, VERBOSITY_PROBES
 from evalstack.scorers.judge.rubric import default_rubric
 from evalstack.scorers.judge.scorer import RubricJudge, llm_judge
-from evalstack.scorers.judge.validate import ValidationConfig, validate_judge
 from evalstack.testing.fake_server import FakeServer
 from tests.scorers.judge.fakes import FunctionJudge, all_scores, blocks
 

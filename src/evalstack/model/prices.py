@@ -33,8 +33,10 @@ BUILTIN: dict[str, tuple[float, float]] = {
 FREE_PREFIXES = ("local/", "llamacpp/", "transformers/", "mock/", "python/")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Price:
+    """USD per million input and output tokens; ``known`` is false for an unpriced model."""
+
     input_per_m: float
     output_per_m: float
     known: bool = True
@@ -42,6 +44,10 @@ class Price:
     def cost(self, input_tokens: int | None, output_tokens: int | None) -> float:
         return ((input_tokens or 0) * self.input_per_m
                 + (output_tokens or 0) * self.output_per_m) / 1_000_000
+
+
+#: What local, mock and in-process models cost.
+FREE = Price(0.0, 0.0)
 
 
 def load_table(path: str | None) -> dict[str, tuple[float, float]]:

@@ -110,3 +110,28 @@ class BatchedCacheReader:
             for f in futures:
                 if not f.done():
                     f.set_result(value)
+
+
+class StoreCache:
+    """A store's response table as a ``ResponseCache``.
+
+    Look-ups made in one event-loop turn go to the store as one query; writes go to
+    ``write`` (a run's batched writer, so responses are stored with their samples) or, by
+    default, straight to the store. ``read=False`` skips look-ups (nothing can be cached yet).
+    """
+
+    def __init__(self, store: Any, *,
+                 write: Callable[[str, dict[str, Any]], None] | None = None,
+                 read: bool = True) -> None:
+        self._reader = BatchedCacheReader(store.cache_get_many) if read else None
+        self._store = store
+        self._write = write
+
+    async def get(self, key: str) -> dict[str, Any] | None:
+        return None if self._reader is None else await self._reader.get(key)
+
+    def put(self, key: str, value: dict[str, Any]) -> None:
+        if self._write is not None:
+            self._write(key, value)
+        else:
+            self._store.cache_put_many([(key, value)])
