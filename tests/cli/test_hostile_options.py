@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from evalstack.cli.main import cli
 from evalstack.core.errors import ConfigError, ScorerError
 from evalstack.core.types import GenerateConfig
+from evalstack.model import CallPolicy, ModelContext, use_models
 from evalstack.providers.mock import MockProvider
 from evalstack.scorers.judge.model import JudgeModel
 from evalstack.testing.fake_server import FakeServer
@@ -218,13 +219,17 @@ def test_retry_time_is_explained_in_help():
 
 
 def test_the_judge_gives_up_within_its_retry_time():
-    judge = JudgeModel(MockProvider("echo", latency_ms=10_000), max_attempts=5, retry_time=0.3)
+    judge = JudgeModel(MockProvider("echo", latency_ms=10_000), max_attempts=5)
+    models = ModelContext(CallPolicy(retry_time=0.3, timeout=120))
 
     async def go():
-        return await judge.ask([{"role": "user", "content": "Which is better?"}], str)
+        with use_models(models):
+            return await judge.ask([{"role": "user", "content": "Which is better?"}], str)
 
     start = time.monotonic()
-    with pytest.raises(ScorerError, match=r"gave up after 1 attempt\(s\) in 0\.3 s .*retry_time"):
+    with pytest.raises(ScorerError, match=r"gave no usable verdict in 1 attempt\(s\): call: "
+                                          r"request timed out after 0\.3s \(the rest of the "
+                                          r"--retry-time budget\)"):
         asyncio.run(go())
     assert time.monotonic() - start < 2
 
