@@ -9,7 +9,7 @@ CAPITALS = {"France": "Paris", "Germany": "Berlin", "Italy": "Rome", "Japan": "T
             "Kenya": "Nairobi", "Canada": "Ottawa"}
 
 
-def answer(prompt: str) -> dict:
+def answer(prompt: str) -> dict[str, str | int]:
     for country, city in CAPITALS.items():
         if country in prompt:
             return {"text": city, "input_tokens": len(prompt.split()), "output_tokens": 1}

@@ -7,12 +7,13 @@ exists to catch. Use it as `--judge python/examples/judging/keyword_judge.py:gra
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 
 BLOCK = re.compile(r"<<<(?P<label>[A-Z_]+)-(?P<nonce>\w+)>>>\n(?P<body>.*?)\n"
                    r"<<<END-(?P=label)-(?P=nonce)>>>", re.DOTALL)
 
 
-def grade(messages):
+def grade(messages: Sequence[Mapping[str, str]]) -> str:
     text = messages[-1]["content"]
     found = {m["label"]: m["body"] for m in BLOCK.finditer(text)}
     answer = found.get("ANSWER", "").lower()

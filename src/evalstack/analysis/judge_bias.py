@@ -171,11 +171,11 @@ def model_family(model: str) -> str:
             return "gpt"
         for token in re.findall(r"[a-z]+", segment):
             if token in _FAMILIES:
-                return token
+                return str(token)
             if token in _ALIASES:
                 return _ALIASES[token]
     for token in re.findall(r"[a-z]+", segments[-1]):
-        return token
+        return str(token)
     return text
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import Any
 
 from evalstack.core.errors import ConfigError
 from evalstack.core.task import Task
@@ -57,9 +58,9 @@ def form_for(capabilities: frozenset[Capability]) -> str:
     return "chat" if Capability.CHAT in capabilities else "completion"
 
 
-def _changed(current: GenerateConfig, built: GenerateConfig) -> dict[str, object]:
+def _changed(current: GenerateConfig, built: GenerateConfig) -> dict[str, Any]:
     """The generation settings changed on the task since it was built (``--max-tokens``...)."""
-    out = {}
+    out: dict[str, Any] = {}
     for f in dataclasses.fields(GenerateConfig):
         value = getattr(current, f.name)
         if value != getattr(built, f.name):

@@ -29,12 +29,11 @@ from pathlib import Path
 from evalstack.core.component import component
 from evalstack.core.errors import DataError
 from evalstack.core.scorer import Score, Scorer, TaskState
-from evalstack.core.task import Task
+from evalstack.core.task import Solver, Task
 from evalstack.core.types import GenerateConfig, Sample
 from evalstack.datasets.memory import MemoryDataset
 from evalstack.datasets.sources import file_sha256
 from evalstack.scorers.choice import LETTERS, choice, correct_indices, strict_choice
-from evalstack.solvers.multiple_choice import MultipleChoiceSolver
 
 # Enough for "The answer is (B)." and a little more; extraction finds the letter in that.
 MC_CONFIG = GenerateConfig(max_tokens=32, temperature=0.0)
@@ -158,7 +157,7 @@ def mc_scorers(*, norm: bool) -> list[Scorer]:
 
 
 def mc_task(name: str, samples: Sequence[Sample], fingerprint: str,
-            solver: MultipleChoiceSolver, scorers: Sequence[Scorer],
+            solver: Solver, scorers: Sequence[Scorer],
             description: str = "") -> Task:
     """The ``Task`` of a multiple-choice benchmark (name, version and args come from ``@task``)."""
     dataset = MemoryDataset(name, samples, fingerprint=fingerprint)
@@ -197,7 +196,7 @@ def row_error(path: Path, row: int, problem: str, fix: str = "") -> DataError:
     return DataError(f"{path}: row {row}: {problem}.{tail}")
 
 
-def field(row: dict, name: str, path: Path, index: int) -> object:
+def field(row: dict[str, object], name: str, path: Path, index: int) -> object:
     """``row[name]``, or a ``DataError`` naming the file, row and missing field."""
     if name not in row:
         raise row_error(path, index, f"missing field {name!r} (fields: {sorted(row)})",

@@ -60,8 +60,8 @@ def preprocess(text: Any) -> str:
     """lm-evaluation-harness's GPQA ``preprocess`` of an answer."""
     if text is None:
         return " "
-    text = str(text).strip().replace(" [title]", ". ")
-    return text.replace("  ", " ")
+    cleaned = str(text).strip().replace(" [title]", ". ")
+    return cleaned.replace("  ", " ")
 
 
 def render_question(question: str, choices: tuple[str, ...]) -> str:

@@ -43,6 +43,7 @@ import ast
 import dataclasses
 import hashlib
 import re
+from typing import Any
 
 from evalstack.benchmarks._code import check_format, code_task
 from evalstack.core.task import Task, task
@@ -72,8 +73,10 @@ CHAT_CONFIG = GenerateConfig(max_tokens=512, temperature=0.0, stop=())
 #: What lm-evaluation-harness's mbpp_instruct puts before the extracted code.
 CHAT_CODE_PREFIX = "from __future__ import annotations\n"
 
+Row = dict[str, Any]  # one record of the MBPP files, as read from JSON
 
-def problem_text(row: dict) -> str:
+
+def problem_text(row: Row) -> str:
     """A problem as lm-evaluation-harness shows it, up to and including ``[BEGIN]\\n``."""
     tests = "\n".join(row["test_list"][:3])
     return (
@@ -82,7 +85,7 @@ def problem_text(row: dict) -> str:
     )
 
 
-def chat_text(row: dict) -> str:
+def chat_text(row: Row) -> str:
     """A problem as lm-evaluation-harness's ``mbpp_instruct`` asks it (one user turn)."""
     tests = "\n".join(row["test_list"][:3])
     return (
@@ -91,17 +94,17 @@ def chat_text(row: dict) -> str:
     )
 
 
-def chat_answer(row: dict) -> str:
+def chat_answer(row: Row) -> str:
     """A solved example's answer in the chat form: its code in a ``python`` block."""
     return f"```python\n{row['code']}\n```"
 
 
-def fewshot_prefix(shots: list[dict]) -> str:
+def fewshot_prefix(shots: list[Row]) -> str:
     """The solved examples, each ending with ``[DONE]``, and the blank line after them."""
     return "".join(f"{problem_text(row)}{row['code']}\n[DONE]\n\n" for row in shots)
 
 
-def fewshot_turns(shots: list[dict]) -> tuple[ChatMessage, ...]:
+def fewshot_turns(shots: list[Row]) -> tuple[ChatMessage, ...]:
     """The solved examples as user/assistant turns (the chat form)."""
     turns: list[ChatMessage] = []
     for row in shots:
@@ -116,10 +119,11 @@ def _called(source: str) -> list[str]:
     except SyntaxError:
         return re.findall(r"\b([A-Za-z_]\w*)\s*\(", source)
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
-    return [c.func.id for c in sorted(calls, key=lambda c: (c.lineno, c.col_offset))]
+    ordered = sorted(calls, key=lambda c: (c.lineno, c.col_offset))
+    return [c.func.id for c in ordered if isinstance(c.func, ast.Name)]
 
 
-def entry_point(row: dict) -> str:
+def entry_point(row: Row) -> str:
     """The function a problem's asserts test: the first one they call that its code defines.
 
     Examples:
@@ -137,7 +141,7 @@ def entry_point(row: dict) -> str:
     return next((name for name in called if name in defined), called[0] if called else "")
 
 
-def _rows(source: DataSource, ids: range | tuple[int, ...]) -> tuple[dict[int, dict], str]:
+def _rows(source: DataSource, ids: range | tuple[int, ...]) -> tuple[dict[int, Row], str]:
     path = locate(source)
     wanted = set(ids)
     rows = {int(r["task_id"]): r for r in read_records(path, source)
@@ -145,7 +149,7 @@ def _rows(source: DataSource, ids: range | tuple[int, ...]) -> tuple[dict[int, d
     return rows, file_sha256(path)
 
 
-def _load() -> tuple[list[tuple[dict, Sample]], list[dict], str]:
+def _load() -> tuple[list[tuple[Row, Sample]], list[Row], str]:
     tests, test_sha = _rows(TEST_SOURCE, TEST_IDS)
     shots, shot_sha = _rows(PROMPT_SOURCE, FEWSHOT_IDS)
     pairs = []

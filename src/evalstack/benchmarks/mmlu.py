@@ -153,7 +153,7 @@ def _round_robin(samples: list[Sample]) -> list[Sample]:
     for sample in samples:
         by_subject.setdefault(sample.category or "", []).append(sample)
     queues = [by_subject[k] for k in sorted(by_subject)]
-    ordered = []
+    ordered: list[Sample] = []
     for i in range(max((len(q) for q in queues), default=0)):
         ordered.extend(q[i] for q in queues if i < len(q))
     return ordered

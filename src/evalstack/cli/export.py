@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import click
 
 
@@ -28,7 +30,7 @@ def export_command(run_id: str, fmt: str, output: str, store: str | None) -> Non
     from evalstack.cli.safe import echo
     from evalstack.core.errors import ConfigError
     from evalstack.store import Store, export_run
-    from evalstack.store.export import check_output_path
+    from evalstack.store.export import ExportFormat, check_output_path
 
     if fmt == "parquet" and output == "-":
         raise ConfigError("Parquet is binary: give an output file with -o results.parquet.")
@@ -38,7 +40,7 @@ def export_command(run_id: str, fmt: str, output: str, store: str | None) -> Non
     st = Store.open(store, create=False)
     try:
         run = st.get_run(run_id)
-        n = export_run(st, run.id, fmt, output, terminal=terminal)
+        n = export_run(st, run.id, cast("ExportFormat", fmt), output, terminal=terminal)
     finally:
         st.close()
     if output != "-":

@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from evalstack.cli.safe import SafeConsole
+from evalstack.core.costs import cost_text, tokens_text
 from evalstack.core.results import EvalResult, MetricValue, TaskResult
 
 
@@ -51,9 +52,11 @@ def result_table(tasks: list[TaskResult]) -> Table:
 
 def usage_line(t: TaskResult) -> str:
     note = f", {t.truncated_outputs} outputs truncated" if t.truncated_outputs else ""
+    judge = (t.judge_input_tokens, t.judge_output_tokens)
     return (f"{t.task} · {t.model}: {t.samples} samples, {t.errors} errors, "
-            f"cost ${t.cost_usd:.4f}, latency p50 {fmt_ms(t.latency_ms.p50)} / "
-            f"p95 {fmt_ms(t.latency_ms.p95)}, tokens {t.input_tokens} in / {t.output_tokens} out"
+            f"{cost_text(t.cost_usd, t.judge_cost_usd)}, "
+            f"{tokens_text((t.input_tokens, t.output_tokens), judge)}, "
+            f"latency p50 {fmt_ms(t.latency_ms.p50)} / p95 {fmt_ms(t.latency_ms.p95)}"
             f"{note} (run {t.run_id})")
 
 

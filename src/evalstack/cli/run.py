@@ -88,7 +88,7 @@ def run_command(tasks: tuple[str, ...], models: tuple[str, ...], model_args: tup
             optional_args={"unsafe_no_sandbox": True} if unsafe_no_sandbox else None,
         ))
     for t in loaded:
-        changes = {}
+        changes: dict[str, Any] = {}
         if max_tokens is not None:
             changes["max_tokens"] = max_tokens
         if temperature is not None:

@@ -11,9 +11,15 @@ import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, Protocol, TypeVar, overload
+
+if TYPE_CHECKING:  # only for annotations: core.task and core.scorer import this module
+    from evalstack.core.scorer import Score, Scorer, SyncScorer, TaskState
+    from evalstack.core.task import Solver
+    from evalstack.core.types import Sample
 
 F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
 
 
 @dataclass(frozen=True)
@@ -34,7 +40,38 @@ class ComponentSpec:
         return {"kind": self.kind, "name": self.name, "args": self.args}
 
 
-def component(kind: str, name: str | None = None) -> Callable[[F], F]:
+class _ScorerDecorator(Protocol):
+    """``@component("scorer")``: the factory's results become ``Scorer``s (they get a ``spec``).
+
+    A factory annotated to return a synchronous scoring function builds ``SyncScorer``s.
+    """
+
+    @overload
+    def __call__(
+        self, factory: Callable[P, Callable[[Sample, TaskState], Score]]
+    ) -> Callable[P, SyncScorer]: ...
+
+    @overload
+    def __call__(self, factory: Callable[P, object]) -> Callable[P, Scorer]: ...
+
+
+@overload
+def component(  # type: ignore[overload-overlap]  # a literal kind picks the precise overload
+    kind: Literal["scorer"], name: str | None = None
+) -> _ScorerDecorator: ...
+
+
+@overload
+def component(  # type: ignore[overload-overlap]  # a literal kind picks the precise overload
+    kind: Literal["solver"], name: str | None = None
+) -> Callable[[Callable[P, object]], Callable[P, Solver]]: ...
+
+
+@overload
+def component(kind: str, name: str | None = None) -> Callable[[F], F]: ...
+
+
+def component(kind: str, name: str | None = None) -> Callable[[Callable[..., Any]], Any]:
     """Mark a factory so that what it returns carries a ``spec`` (a ``ComponentSpec``).
 
     Examples:
@@ -45,7 +82,7 @@ def component(kind: str, name: str | None = None) -> Callable[[F], F]:
         'always(value=0.5)'
     """
 
-    def decorate(factory: F) -> F:
+    def decorate(factory: Callable[..., Any]) -> Callable[..., Any]:
         sig = inspect.signature(factory)
         comp_name = name or factory.__name__
 
@@ -68,6 +105,6 @@ def component(kind: str, name: str | None = None) -> Callable[[F], F]:
             return built
 
         build.component_kind = kind  # type: ignore[attr-defined]
-        return build  # type: ignore[return-value]
+        return build
 
     return decorate

@@ -88,3 +88,13 @@ class Scorer(Protocol):
     spec: ComponentSpec
 
     def __call__(self, sample: Sample, state: TaskState) -> Score | Awaitable[Score]: ...
+
+
+class SyncScorer(Scorer, Protocol):
+    """A ``Scorer`` that returns its ``Score`` directly, never an awaitable.
+
+    What a ``@component("scorer")`` factory builds when it is annotated to return a plain
+    ``Callable[[Sample, TaskState], Score]``, so other scorers can call it synchronously.
+    """
+
+    def __call__(self, sample: Sample, state: TaskState) -> Score: ...

@@ -6,7 +6,7 @@ import functools
 import inspect
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, overload, runtime_checkable
 
 from evalstack.core.component import ComponentSpec
 from evalstack.core.scorer import Scorer, TaskState
@@ -115,7 +115,19 @@ class Task:
 T = TypeVar("T", bound=Callable[..., Task])
 
 
-def task(fn: T | None = None, *, name: str | None = None, version: int | None = None) -> Any:
+@overload
+def task(fn: T, *, name: str | None = None, version: int | None = None) -> T: ...
+
+
+@overload
+def task(
+    fn: None = None, *, name: str | None = None, version: int | None = None
+) -> Callable[[T], T]: ...
+
+
+def task(
+    fn: T | None = None, *, name: str | None = None, version: int | None = None
+) -> T | Callable[[T], T]:
     """Declare a task factory.
 
     The decorated function returns a ``Task``; the decorator fills in its name, version and

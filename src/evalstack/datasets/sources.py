@@ -136,9 +136,9 @@ def locate(source: DataSource, *, download: bool = True) -> Path:
         if path.is_file():
             return path
     if source.package:
-        path = _package_file(*source.package)
-        if path is not None:
-            return path
+        packaged = _package_file(*source.package)
+        if packaged is not None:
+            return packaged
     cached = source.cache_path()
     if cached.is_file():
         return cached
@@ -175,9 +175,9 @@ def locate(source: DataSource, *, download: bool = True) -> Path:
 def _open_text(path: Path) -> io.TextIOBase:
     name = path.name
     if name.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8-sig")  # type: ignore[return-value]
+        return gzip.open(path, "rt", encoding="utf-8-sig")
     if name.endswith(".bz2"):
-        return bz2.open(path, "rt", encoding="utf-8-sig")  # type: ignore[return-value]
+        return bz2.open(path, "rt", encoding="utf-8-sig")
     return open(path, encoding="utf-8-sig", newline="")
 
 
@@ -186,7 +186,7 @@ def _open_bytes(path: Path) -> IO[bytes]:
     if name.endswith(".gz"):
         return gzip.open(path, "rb")  # type: ignore[return-value]
     if name.endswith(".bz2"):
-        return bz2.open(path, "rb")  # type: ignore[return-value]
+        return bz2.open(path, "rb")
     return open(path, "rb")
 
 

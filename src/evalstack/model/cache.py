@@ -18,11 +18,17 @@ from dataclasses import fields
 from typing import Any
 
 from evalstack.core.types import (
+    GenerateConfig,
     GenerateRequest,
     LoglikelihoodOutput,
     LoglikelihoodRequest,
     ModelOutput,
 )
+
+# What ``json.dumps(payload, sort_keys=True, ensure_ascii=False)`` uses, built once: dumps
+# with any keyword builds a new encoder per call, which showed in profiles of fast runs.
+_KEY_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+_LIST_JSON = json.JSONEncoder(ensure_ascii=False)
 
 
 class KeySpace:
@@ -32,29 +38,46 @@ class KeySpace:
         encoded = json.dumps(identity, sort_keys=True, default=str).encode("utf-8")
         self.prefix = hashlib.sha256(encoded).hexdigest()[:16]
         self._base = hashlib.sha256(encoded)
+        # The JSON of the last generation config seen: every sample of a task shares one.
+        self._config: GenerateConfig | None = None
+        self._config_json = ""
 
     def key(self, payload: dict[str, Any]) -> str:
         """The key of any JSON-able request description under this identity."""
+        return self._digest(_KEY_JSON.encode(payload))
+
+    def _digest(self, text: str) -> str:
         h = self._base.copy()
-        h.update(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8", "replace"))
+        h.update(text.encode("utf-8", "replace"))
         return self.prefix + h.hexdigest()[:48]
 
     def generate(self, request: GenerateRequest, epoch: int) -> str:
-        return self.key({
-            "op": "generate",
-            "epoch": epoch,
-            "messages": [[m.role, m.content] for m in request.messages],
-            "config": request.config.to_dict(),
-        })
+        """``key({"op": "generate", "epoch": ..., "messages": ..., "config": ...})``, with
+        the JSON written in that sorted key order directly (the config's encoded once)."""
+        config = request.config
+        if config is not self._config:
+            self._config_json = _KEY_JSON.encode(config.to_dict())
+            self._config = config
+        messages = _LIST_JSON.encode([[m.role, m.content] for m in request.messages])
+        epoch_json = repr(epoch) if type(epoch) is int else _KEY_JSON.encode(epoch)
+        return self._digest(f'{{"config": {self._config_json}, "epoch": {epoch_json}, '
+                            f'"messages": {messages}, "op": "generate"}}')
 
     def loglikelihood(self, request: LoglikelihoodRequest) -> str:
         return self.key({"op": "loglikelihood", "context": request.context,
                           "continuations": list(request.continuations)})
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
 def output_to_json(output: ModelOutput | LoglikelihoodOutput) -> dict[str, Any]:
-    # fields() rather than asdict(): asdict deep-copies, which showed in profiles
-    data = {f.name: getattr(output, f.name) for f in fields(output)}
+    # field names rather than asdict(): asdict deep-copies, which showed in profiles
+    kind = type(output)
+    names = _FIELDS.get(kind)
+    if names is None:
+        names = _FIELDS[kind] = tuple(f.name for f in fields(output))
+    data = {name: getattr(output, name) for name in names}
     data["_type"] = "generate" if isinstance(output, ModelOutput) else "loglikelihood"
     return data
 

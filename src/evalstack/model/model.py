@@ -49,6 +49,39 @@ def _estimated_tokens(request: GenerateRequest) -> float:
     return sum(len(m.content) for m in request.messages) / 4 + (request.config.max_tokens or 256)
 
 
+async def _within(call: Awaitable[Output], limit: float) -> Output:
+    """``await call``, cancelled after ``limit`` seconds and then raising ``TimeoutError``.
+
+    What ``async with asyncio.timeout(limit)`` does (the same ``cancelling``/``uncancel``
+    bookkeeping, so an outside cancellation still propagates as ``CancelledError``), with one
+    timer and no state object: less than half its cost, paid on every attempt.
+    """
+    task = asyncio.current_task()
+    assert task is not None
+    cancelling = task.cancelling()
+    expired = False
+
+    def expire() -> None:
+        nonlocal expired
+        expired = True
+        task.cancel()
+
+    loop = task.get_loop()
+    handle = loop.call_at(loop.time() + limit, expire)
+    try:
+        out = await call
+    except BaseException as exc:
+        handle.cancel()
+        if (expired and task.uncancel() <= cancelling
+                and isinstance(exc, asyncio.CancelledError)):
+            raise TimeoutError(f"timed out after {limit:g}s") from None
+        raise
+    handle.cancel()
+    if expired:  # the call swallowed the cancellation
+        task.uncancel()
+    return out
+
+
 class Model:
     """A provider with the run's limits, retries, cache and price.
 
@@ -140,29 +173,39 @@ class Model:
     async def _call(self, key: str, make: Callable[[], Awaitable[Output]], estimate: float,
                     usage: Usage | None, refresh: bool,
                     accept: Callable[[Output], bool] | None = None) -> Output:
-        sinks = [self.usage]
-        if usage is not None:
-            sinks.append(usage)
-        current = sample_usage(self.role)
-        if current is not None and current is not usage:
-            sinks.append(current)
-        if self.cache is not None and not refresh:
-            hit = await self.cache.get(key)
+        sinks = self._sinks(usage)
+        cache = self.cache
+        if cache is not None and not refresh:
+            hit = await cache.get(key)
             if hit is not None and "_type" in hit:  # older judge entries have no _type
                 for u in sinks:
                     u.cached = True
                 return output_from_json(hit)
         out, latency = await self._with_retries(make, estimate, sinks)
-        cost = self.price.cost(out.input_tokens, getattr(out, "output_tokens", None))
+        self._count(out, latency, sinks)
+        if cache is not None and (accept is None or accept(out)):
+            cache.put(key, output_to_json(out))
+        return out
+
+    def _sinks(self, usage: Usage | None) -> list[Usage]:
+        """Where a call's usage is counted: this model, the caller's, the current sample's."""
+        current = sample_usage(self.role)
+        if usage is None:
+            return [self.usage] if current is None else [self.usage, current]
+        if current is None or current is usage:
+            return [self.usage, usage]
+        return [self.usage, usage, current]
+
+    def _count(self, out: Output, latency: float, sinks: list[Usage]) -> None:
+        """Add one successful call's tokens, cost, latency and model version to ``sinks``."""
+        output_tokens = getattr(out, "output_tokens", None)
+        cost = self.price.cost(out.input_tokens, output_tokens)
         version = getattr(out, "model_version", None)
         for u in sinks:
-            u.add_tokens(out.input_tokens, getattr(out, "output_tokens", None), cost)
+            u.add_tokens(out.input_tokens, output_tokens, cost)
             u.latency_ms = (u.latency_ms or 0.0) + latency
             if version:
                 u.model_version = version
-        if self.cache is not None and (accept is None or accept(out)):
-            self.cache.put(key, output_to_json(out))
-        return out
 
     async def _with_retries(self, make: Callable[[], Awaitable[Output]], estimate: float,
                             sinks: list[Usage]) -> tuple[Output, float]:
@@ -195,8 +238,7 @@ class Model:
             self.requests += 1
             start = time.perf_counter()
             try:
-                async with asyncio.timeout(limit):
-                    out = await make()
+                out = await _within(make(), limit)
             except TimeoutError:
                 why = ("set --timeout to change" if limit >= self.policy.timeout
                        else "the rest of the --retry-time budget")

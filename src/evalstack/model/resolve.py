@@ -19,4 +19,5 @@ def resolve_model(spec: str, args: dict[str, Any] | None = None) -> ModelProvide
             f"{', '.join(registry.names('provider'))}."
         )
     factory = registry.lookup("provider", prefix)
-    return factory(model, **(args or {}))
+    provider: ModelProvider = factory(model, **(args or {}))
+    return provider

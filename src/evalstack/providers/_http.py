@@ -47,7 +47,8 @@ if _orjson is not None:
     def dumps(obj: Any) -> bytes:
         """``obj`` as compact JSON bytes."""
         try:
-            return _fast_dumps(obj)
+            dumped: bytes = _fast_dumps(obj)
+            return dumped
         except TypeError:
             return _std_dumps(obj)
 

@@ -40,11 +40,13 @@ class WorkerThreadModel(abc.ABC):
 
     async def generate(self, request: GenerateRequest) -> ModelOutput:
         """Generate a completion (greedy unless the request sets a temperature)."""
-        return await self._run(self._generate_sync, request)
+        output: ModelOutput = await self._run(self._generate_sync, request)
+        return output
 
     async def loglikelihood(self, request: LoglikelihoodRequest) -> LoglikelihoodOutput:
         """Sum ``log P(continuation | context)`` per continuation."""
-        return await self._run(self._loglikelihood_sync, request)
+        scored: LoglikelihoodOutput = await self._run(self._loglikelihood_sync, request)
+        return scored
 
     async def aclose(self) -> None:
         """Free the model and stop the worker thread."""

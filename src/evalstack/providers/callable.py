@@ -49,7 +49,8 @@ def load_callable(spec: str) -> Callable[..., Any]:
     fn = getattr(module, attr, None)
     if not callable(fn):
         raise ConfigError(f"python provider: {target!r} has no callable named {attr!r}.")
-    return fn
+    checked: Callable[..., Any] = fn
+    return checked
 
 
 class CallableProvider:

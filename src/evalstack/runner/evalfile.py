@@ -17,17 +17,24 @@ Unknown keys are errors. YAML is read with ``safe_load`` only.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from evalstack.core import registry
 from evalstack.core.errors import ConfigError, DataError, validation_problems
-from evalstack.core.task import Task
+from evalstack.core.scorer import Scorer
+from evalstack.core.task import Solver, Task
 from evalstack.core.types import GenerateConfig
 from evalstack.datasets.files import directory_message, load_dataset, not_utf8
 from evalstack.datasets.record import FieldMap
+from evalstack.runner.specs import resolve_scorer
+from evalstack.solvers.generate import generate
+from evalstack.solvers.multiple_choice import MMLU_TEMPLATE, multiple_choice
+from evalstack.solvers.templates import check_template, sample_fields
 
 
 class DatasetSpec(BaseModel):
@@ -55,6 +62,9 @@ class ConfigSpec(BaseModel):
     seed: int | None = None
 
 
+_EXACT_MATCH: list[str | ScorerSpec] = ["exact_match"]
+
+
 class EvalFile(BaseModel):
     """The schema of an eval file."""
 
@@ -69,7 +79,7 @@ class EvalFile(BaseModel):
     fewshot_dataset: str | DatasetSpec | None = None
     solver: Literal["generate", "multiple_choice"] = "generate"
     method: Literal["auto", "loglikelihood", "generate"] = "auto"
-    scorers: list[str | ScorerSpec] = Field(default_factory=lambda: ["exact_match"])
+    scorers: list[str | ScorerSpec] = Field(default_factory=lambda: _EXACT_MATCH.copy())
     config: ConfigSpec = Field(default_factory=ConfigSpec)
     epochs: int = Field(1, ge=1)
 
@@ -121,8 +131,6 @@ def _read_yaml(path: Path) -> Any:
 
 
 def _check_templates(spec: EvalFile, path: Path, sample: Any) -> None:
-    from evalstack.solvers.templates import check_template, sample_fields
-
     fields = sample_fields(sample) if sample is not None else None
     if spec.template is not None:
         check_template(spec.template, source=f"{path}: field 'template'", fields=fields,
@@ -131,10 +139,6 @@ def _check_templates(spec: EvalFile, path: Path, sample: Any) -> None:
 
 def load_eval_file(path: Path) -> Task:
     """Parse and validate an eval file into a ``Task``."""
-    from evalstack.runner.resolve import resolve_scorer
-    from evalstack.solvers.generate import generate
-    from evalstack.solvers.multiple_choice import MMLU_TEMPLATE, multiple_choice
-
     raw = _read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of eval settings at the top level.")
@@ -147,16 +151,12 @@ def load_eval_file(path: Path) -> Task:
     shots_source = (_open(spec.fewshot_dataset, base, f"{path}: field 'fewshot_dataset'")
                     if spec.fewshot_dataset else dataset)
     _check_templates(spec, path, next(iter(dataset), None))
-    shots = []
-    if spec.fewshot:
-        for sample in shots_source:
-            if len(shots) == spec.fewshot:
-                break
-            shots.append(sample)
+    shots = list(itertools.islice(shots_source, spec.fewshot))
     config = GenerateConfig(
         max_tokens=spec.config.max_tokens, temperature=spec.config.temperature,
         top_p=spec.config.top_p, stop=tuple(spec.config.stop), seed=spec.config.seed,
     )
+    solver: Solver
     if spec.solver == "multiple_choice":
         solver = multiple_choice(template=spec.template or MMLU_TEMPLATE, method=spec.method,
                                  fewshot=shots)
@@ -164,17 +164,17 @@ def load_eval_file(path: Path) -> Task:
     else:
         solver = generate(template=spec.template, system=spec.system, fewshot=shots)
         default_scorers = ["exact_match"]
-    scorer_specs = spec.scorers if "scorers" in raw else default_scorers
-    scorers = []
-    for s in scorer_specs:
-        if isinstance(s, str):
-            scorers.append(resolve_scorer(s))
-        else:
-            from evalstack.core import registry
-
-            try:
-                scorers.append(registry.lookup("scorer", s.name)(**s.args))
-            except TypeError as exc:
-                raise ConfigError(f"{path}: scorer {s.name!r}: {exc}.") from None
+    scorers = [_scorer(s, path) for s in (spec.scorers if "scorers" in raw else default_scorers)]
     return Task(spec.name, dataset, solver, scorers, version=spec.version, config=config,
                 epochs=spec.epochs, args={"eval_file": str(path)}, description=spec.description)
+
+
+def _scorer(spec: str | ScorerSpec, path: Path) -> Scorer:
+    """One entry of the ``scorers`` list: ``name[:args]`` or ``{name, args}``."""
+    if isinstance(spec, str):
+        return resolve_scorer(spec)
+    try:
+        built: Scorer = registry.lookup("scorer", spec.name)(**spec.args)
+    except TypeError as exc:
+        raise ConfigError(f"{path}: scorer {spec.name!r}: {exc}.") from None
+    return built

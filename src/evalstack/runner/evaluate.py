@@ -258,6 +258,7 @@ class _SampleLoop:
         self.plan, self.model, self.writer, self.progress = plan, model, writer, progress
         self.lease, self.run_id, self.budget = lease, run_id, budget
         self.names = _score_names(plan.task)
+        self._scorers = list(zip(self.names, plan.task.scorers, strict=True))
         self.errors = 0
         self.cost = 0.0
 
@@ -335,10 +336,10 @@ class _SampleLoop:
     async def _score(self, state: TaskState, scores: dict[str, dict[str, Any]]) -> list[str]:
         """Fill ``scores``; returns the scorers' errors, each stored as that score's error."""
         failed: list[str] = []
-        for name, scorer in zip(self.names, self.plan.task.scorers, strict=True):
+        for name, scorer in self._scorers:
             try:
                 result = scorer(state.sample, state)
-                if inspect.isawaitable(result):
+                if not isinstance(result, Score) and inspect.isawaitable(result):
                     result = await result
             except ScorerError as exc:  # recorded as this score's error, never a score
                 scores[name] = {"error": str(exc), **exc.details}

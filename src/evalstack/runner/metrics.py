@@ -31,7 +31,7 @@ class _Series:
     """
 
     kind: str = "binary"
-    values: array = field(default_factory=lambda: array("d"))
+    values: array[float] = field(default_factory=lambda: array("d"))
     _current: str | None = None
     _sum: float = 0.0
     _count: int = 0
@@ -67,7 +67,7 @@ class RunTotals:
     judge_cost: float = 0.0
     judge_input_tokens: int = 0
     judge_output_tokens: int = 0
-    latencies: array = field(default_factory=lambda: array("d"))
+    latencies: array[float] = field(default_factory=lambda: array("d"))
     metrics: dict[str, _Series] = field(default_factory=dict)
     categories: dict[str, dict[str, _Series]] = field(default_factory=dict)
 
@@ -126,7 +126,7 @@ def metric_table(group: dict[str, _Series], seed: int = 0) -> dict[str, MetricVa
     return {name: metric_value(series, seed) for name, series in sorted(group.items())}
 
 
-def latency_summary(latencies: array) -> LatencySummary:
+def latency_summary(latencies: array[float]) -> LatencySummary:
     if not latencies:
         return LatencySummary(p50=None, p95=None)
     values = np.frombuffer(latencies, dtype=float)

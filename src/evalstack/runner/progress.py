@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from evalstack.core.text import visible
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 
 class ProgressSink(Protocol):
@@ -57,7 +60,7 @@ class RichProgress:
             refresh_per_second=4,
             transient=False,
         )
-        self._task = None
+        self._task: TaskID | None = None
         self._started = False
 
     def start(self, description: str, total: int, completed: int) -> None:

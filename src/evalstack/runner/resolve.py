@@ -15,61 +15,23 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
-import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import TracebackType
+from types import ModuleType, TracebackType
 from typing import Any
-
-import yaml
 
 from evalstack.core import registry
 from evalstack.core.errors import ConfigError, EvalstackError, UnknownNameError
-from evalstack.core.scorer import Scorer
 from evalstack.core.task import Task
 from evalstack.datasets.files import directory_message, load_dataset
 from evalstack.datasets.record import FieldMap
+from evalstack.runner.evalfile import load_eval_file
+from evalstack.runner.specs import parse_kv, parse_value, resolve_scorer
+
+__all__ = ["TASK_SUFFIXES", "parse_kv", "parse_value", "resolve_scorer", "resolve_task"]
 
 TASK_SUFFIXES = (".py", ".yaml", ".yml", ".jsonl", ".ndjson", ".csv")
-
-
-def parse_value(text: str) -> Any:
-    """A command-line value as YAML scalar: ``3`` → 3, ``true`` → True, ``a,b`` stays a string."""
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-
-
-def parse_kv(items: Sequence[str], what: str) -> dict[str, Any]:
-    """``["k=v", ...]`` into a dict; values parsed as YAML scalars."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"{what} must look like key=value; received {item!r}.")
-        out[key.strip()] = parse_value(value)
-    return out
-
-
-def resolve_scorer(spec: str) -> Scorer:
-    """Build a scorer from ``name`` or ``name:k=v,...`` or ``name:{json}``."""
-    name, _, rest = spec.partition(":")
-    factory = registry.lookup("scorer", name.strip())
-    kwargs: dict[str, Any] = {}
-    rest = rest.strip()
-    if rest.startswith("{"):
-        try:
-            kwargs = json.loads(rest)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"Scorer {spec!r}: arguments are not valid JSON ({exc}).") from None
-    elif rest:
-        kwargs = parse_kv(rest.split(","), f"Scorer {name} arguments")
-    try:
-        return factory(**kwargs)
-    except TypeError as exc:
-        raise ConfigError(f"Scorer {spec!r}: {exc}.") from None
 
 
 def _user_frame(tb: TracebackType | None, path: Path) -> int | None:
@@ -135,6 +97,18 @@ def _tasks_in_file(path: Path, which: str | None, task_args: dict[str, Any]) -> 
     and the exception's message, not a traceback: the task file is the user's configuration.
     evalstack's own errors (a missing dataset, say) pass through as they are.
     """
+    module = _import_task_file(path)
+    found = {n: f for n, f in vars(module).items() if getattr(f, "is_evalstack_task", False)}
+    if not found:
+        raise ConfigError(f"{path} defines no @task function.")
+    if which is not None and which not in found:
+        raise UnknownNameError("task", which, list(found))
+    chosen = found if which is None else {which: found[which]}
+    return [_build_task(path, name, factory, task_args) for name, factory in chosen.items()]
+
+
+def _import_task_file(path: Path) -> ModuleType:
+    """Run a task file as a module of its own (its folder importable while it runs)."""
     mod_name = f"evalstack_tasks_{abs(hash(path.resolve()))}"
     spec = importlib.util.spec_from_file_location(mod_name, path)
     if spec is None or spec.loader is None:
@@ -152,32 +126,26 @@ def _tasks_in_file(path: Path, which: str | None, task_args: dict[str, Any]) -> 
         raise _task_file_error(path, exc, f"importing {path}") from None
     finally:
         sys.path.remove(str(path.parent))
-    found = {n: f for n, f in vars(module).items() if getattr(f, "is_evalstack_task", False)}
-    if not found:
-        raise ConfigError(f"{path} defines no @task function.")
-    if which is not None:
-        if which not in found:
-            raise UnknownNameError("task", which, list(found))
-        chosen = {which: found[which]}
-    else:
-        chosen = found
-    tasks = []
-    for name, factory in chosen.items():
-        try:
-            inspect.signature(factory).bind(**task_args)
-        except TypeError as exc:
-            raise ConfigError(
-                f"{path}: task {name!r}: {exc}. Check the -T/--task-arg names."
-            ) from None
-        except ValueError:  # no signature to check; the call below will say
-            pass
-        try:
-            tasks.append(factory(**task_args))
-        except EvalstackError:
-            raise
-        except Exception as exc:
-            raise _task_file_error(path, exc, f"building task {name!r}") from None
-    return tasks
+    return module
+
+
+def _build_task(path: Path, name: str, factory: Callable[..., Task],
+                task_args: dict[str, Any]) -> Task:
+    """Call one ``@task`` function, its arguments checked against its signature first."""
+    try:
+        inspect.signature(factory).bind(**task_args)
+    except TypeError as exc:
+        raise ConfigError(
+            f"{path}: task {name!r}: {exc}. Check the -T/--task-arg names."
+        ) from None
+    except ValueError:  # no signature to check; the call below will say
+        pass
+    try:
+        return factory(**task_args)
+    except EvalstackError:
+        raise
+    except Exception as exc:
+        raise _task_file_error(path, exc, f"building task {name!r}") from None
 
 
 def resolve_task(spec: str, *, fields: FieldMap = FieldMap(), scorers: Sequence[str] = (),
@@ -188,7 +156,6 @@ def resolve_task(spec: str, *, fields: FieldMap = FieldMap(), scorers: Sequence[
     ``task_args`` go to the task factory (an unknown name is an error); ``optional_args`` go
     only to factories that take them (``unsafe_no_sandbox`` for the code benchmarks).
     """
-    from evalstack.runner.evalfile import load_eval_file
     from evalstack.scorers.match import exact_match
     from evalstack.solvers.generate import generate
 

@@ -190,7 +190,7 @@ def choice() -> Callable[[Sample, TaskState], Score]:
             raise DataError(
                 f"Sample {sample.id!r} has {len(choices)} choices; at most 26 can be lettered."
             )
-        correct = {_target_index(t, choices) for t in sample.targets} - {None}
+        correct = {i for t in sample.targets if (i := _target_index(t, choices)) is not None}
         if not correct:
             raise DataError(
                 f"Sample {sample.id!r}: the target {sample.target!r} names none of the "
@@ -207,7 +207,7 @@ def choice() -> Callable[[Sample, TaskState], Score]:
         letter = LETTERS[picked]
         if picked in correct:
             return Score(1.0, answer=letter)
-        expected = ", ".join(LETTERS[i] for i in sorted(correct))  # type: ignore[index]
+        expected = ", ".join(LETTERS[i] for i in sorted(correct))
         return Score(0.0, answer=letter, explanation=f"Expected {expected}; chose {letter}.")
 
     return score

@@ -42,6 +42,7 @@ import difflib
 import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from evalstack.core.component import component
 from evalstack.core.errors import ConfigError
@@ -300,7 +301,7 @@ def _math_flexible(text: str, sample: Sample) -> str | None:
         return _math_statement(statement)
     dollars = _DOLLAR_MATH.findall(text)
     if dollars:
-        return dollars[-1].strip()
+        return str(dollars[-1]).strip()
     numbers = _PLAIN_NUMBER.findall(text)
     return numbers[-1] if numbers else None
 
@@ -355,16 +356,16 @@ def _bbh_flexible(text: str, sample: Sample) -> str | None:
             return None
         if lettered:
             return f"({options[picked][0]})"
-        return texts[picked].strip()
+        return str(texts[picked]).strip()
     lowered = target.casefold()
     for labels in _LABEL_SETS:
         if lowered in labels:
             words = re.findall(rf"\b({'|'.join(labels)})\b", region, re.IGNORECASE)
-            return words[-1].casefold() if words else None
+            return str(words[-1]).casefold() if words else None
     if re.fullmatch(r"-?\d+", target):
         numbers = _INTEGER.findall(region)
         if numbers:
-            return numbers[-1].replace(",", "")
+            return str(numbers[-1]).replace(",", "")
         words = re.findall(rf"\b({'|'.join(_NUMBER_WORDS)})\b", region, re.IGNORECASE)
         return _NUMBER_WORDS[words[-1].casefold()] if words else None
     line = statement if statement is not None else _last_line(text)
@@ -444,7 +445,7 @@ COMPARATORS: dict[str, Comparator] = {
 }
 
 
-def _pick(kind: str, name: str, table: dict) -> Callable:
+def _pick(kind: str, name: str, table: dict[str, Callable[..., Any]]) -> Callable[..., Any]:
     if not isinstance(name, str) or name not in table:
         close = difflib.get_close_matches(str(name), list(table), n=2, cutoff=0.5)
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""

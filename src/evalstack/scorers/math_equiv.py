@@ -152,7 +152,7 @@ def normalize_math_answer(answer: str) -> str:
         text = text.replace(degree, "")
     text = text.replace("\\%", "").replace("%", "")
     for long, short in (("\\leq", "\\le"), ("\\geq", "\\ge"), ("\\neq", "\\ne")):
-        text = re.sub(re.escape(long) + r"(?![A-Za-z])", lambda _m, s=short: s, text)
+        text = re.sub(re.escape(long) + r"(?![A-Za-z])", short.replace("\\", "\\\\"), text)
     text = _TEXT_AND.sub(",", text)
     previous = None
     while previous != text:
@@ -323,9 +323,10 @@ def _sympy_equal(a: str, b: str, timeout: float) -> bool:
         )
     except ImportError:
         return False
-    texts = (_latex_to_sympy_text(a), _latex_to_sympy_text(b))
-    if texts[0] is None or texts[1] is None:
+    first, second = _latex_to_sympy_text(a), _latex_to_sympy_text(b)
+    if first is None or second is None:
         return False
+    texts = (first, second)
     letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
     transformations = (*standard_transformations, implicit_multiplication)
 

@@ -163,12 +163,14 @@ def bootstrap_ci(
 
     theta = float(stat2d(x[np.newaxis, :])[0])
     boot = _bootstrap_distribution(x, name, stat2d, groups, n_resamples, rng)
-    levels: tuple[float, float] | None = (alpha, 1 - alpha)
+    levels = (alpha, 1 - alpha)
     used = method
     if method == "bca":
-        levels = _bca_levels(boot, theta, _jackknife(x, name, stat2d, groups), alpha)
-        if levels is None:
-            levels, used = (alpha, 1 - alpha), "percentile"
+        bca = _bca_levels(boot, theta, _jackknife(x, name, stat2d, groups), alpha)
+        if bca is None:
+            used = "percentile"
+        else:
+            levels = bca
     low, high = (float(q) for q in np.quantile(boot, levels))
     return StatResult(theta, min(low, theta), max(high, theta), n, label + used)
 
@@ -387,11 +389,11 @@ def _from_counts(
     n = int(counts.sum())
     draws = rng.multinomial(n, counts / n, size=n_resamples)
     if name == "mean":
-        return draws @ distinct / n
+        return np.asarray(draws @ distinct / n)
     cum = np.cumsum(draws, axis=1)
     low = np.argmax(cum > (n - 1) // 2, axis=1)
     high = np.argmax(cum > n // 2, axis=1)
-    return (distinct[low] + distinct[high]) / 2
+    return np.asarray((distinct[low] + distinct[high]) / 2)
 
 
 def _chunked(
@@ -442,7 +444,7 @@ def _jackknife(
         if g.sizes.size < 2:
             return None
         if name == "mean":
-            return (g.sums.sum() - g.sums) / (x.size - g.sizes)
+            return np.asarray((g.sums.sum() - g.sums) / (x.size - g.sizes))
         return np.array(
             [stat2d(x[g.inverse != k][np.newaxis, :])[0] for k in range(g.sizes.size)]
         )
@@ -450,7 +452,7 @@ def _jackknife(
     if n < 2:
         return None
     if name == "mean":
-        return (x.sum() - x) / (n - 1)
+        return np.asarray((x.sum() - x) / (n - 1))
     if name == "median":
         return _jackknife_median(x)
     keep = np.ones(n, dtype=bool)
@@ -472,10 +474,10 @@ def _jackknife_median(x: np.ndarray) -> np.ndarray:
     # i < r, else s[i + 1].
     k = (n - 1) // 2
     if (n - 1) % 2 == 1:
-        return np.where(rank > k, s[k], s[k + 1])
+        return np.asarray(np.where(rank > k, s[k], s[k + 1]))
     low = np.where(rank > k - 1, s[k - 1], s[k])
     high = np.where(rank > k, s[k], s[k + 1])
-    return (low + high) / 2
+    return np.asarray((low + high) / 2)
 
 
 def _bca_levels(

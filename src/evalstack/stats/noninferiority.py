@@ -19,6 +19,7 @@ References:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -108,14 +109,16 @@ def noninferiority(
         return StatResult(math.nan, math.nan, math.nan, 0, method, p_value=math.nan, se=math.nan)
 
     estimate = float(d.mean())
+    upper_tail: Callable[[float], float]
     if groups is not None:
         center, se, n_clusters = _cluster_mean_se(d, groups)
         df = n_clusters - 1
         crit = _t_quantile(1 - level, df) if df > 0 else math.nan
 
-        def upper_tail(t: float) -> float:
+        def t_tail(t: float) -> float:
             return _t_sf(t, df)
 
+        upper_tail = t_tail
     else:
         if binary:
             n01 = int(np.count_nonzero(d == 1))

@@ -20,7 +20,7 @@ from evalstack.core.text import clean_text
 
 RUN_FIELDS = tuple(f.name for f in fields(RunRecord))
 SAMPLE_FIELDS = tuple(f.name for f in fields(SampleRecord))
-_RUN_TEXT = ("id", "status", "task_name", "model", "dataset_name", "dataset_hash")
+_RUN_TEXT: tuple[str, ...] = ("id", "status", "task_name", "model", "dataset_name", "dataset_hash")
 _RUN_TEXT += ("fingerprint", "package_version", "git_revision", "error")
 # JSON fields of a run that may hold a URL with credentials, e.g. a judge's base_url or the
 # --store URL.

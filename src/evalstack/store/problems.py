@@ -248,7 +248,7 @@ def _free_space(path: Path | None) -> str:
     if path is None:
         return ""
     try:
-        free = shutil.disk_usage(_existing_parent(path)).free
+        free: float = shutil.disk_usage(_existing_parent(path)).free
     except OSError:
         return ""
     for unit in ("B", "KB", "MB", "GB", "TB"):

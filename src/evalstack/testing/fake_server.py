@@ -536,7 +536,8 @@ def _constraint(flavour: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
         if kind == "json_schema":
             inner = fmt.get("json_schema")
             if isinstance(inner, dict) and isinstance(inner.get("schema"), dict):
-                return inner["schema"]
+                schema: dict[str, Any] = inner["schema"]
+                return schema
         if kind == "json_object":
             schema = fmt.get("schema")
             if flavour == "llamacpp" and isinstance(schema, dict):
@@ -805,7 +806,8 @@ class FakeServer:
 
     def stats(self) -> dict[str, Any]:
         """Counters since the last reset: requests, faults, outcomes, prompts, paths."""
-        return self._call(lambda: self._state.stats())  # type: ignore[union-attr]
+        stats: dict[str, Any] = self._call(lambda: self._state.stats())  # type: ignore[union-attr]
+        return stats
 
     def reset(self) -> None:
         """Zero the counters, forget the request bodies and reseed the fault RNG."""

@@ -10,6 +10,7 @@ import math
 from datetime import UTC, date, datetime
 from typing import Any
 
+from evalstack.core.costs import summary_cost_text
 from evalstack.core.records import RunRecord
 
 
@@ -30,6 +31,7 @@ def run_row(run: RunRecord) -> dict[str, Any]:
         "samples": summary.get("samples"),
         "errors": summary.get("errors"),
         "cost_usd": summary.get("cost_usd"),
+        "judge_cost_usd": summary.get("judge_cost_usd"),
         "metrics": metrics,
     }
 
@@ -143,6 +145,7 @@ def run_view(store: Any, run_id: str, *, after: tuple[str, int] | None = None,
         },
         "latency_ms": summary.get("latency_ms"),
         "tokens": {"input": summary.get("input_tokens"), "output": summary.get("output_tokens")},
+        "cost": summary_cost_text(summary),
         "stored_samples": total,
         "errored_samples": errored,
         "categories": categories,
@@ -184,6 +187,9 @@ def sample_view(store: Any, run_id: str, sample_id: str, epoch: int = 1) -> dict
         "output_truncated": record.output_truncated, "scores": scores, "error": record.error,
         "latency_ms": record.latency_ms, "input_tokens": record.input_tokens,
         "output_tokens": record.output_tokens, "cost_usd": record.cost_usd,
+        "judge_input_tokens": record.judge_input_tokens,
+        "judge_output_tokens": record.judge_output_tokens,
+        "judge_cost_usd": record.judge_cost_usd,
         "attempts": record.attempts, "cached": record.cached,
         "model_version": record.model_version,
         "metadata": {k: v for k, v in record.metadata.items() if k != "prompt"},

@@ -109,7 +109,7 @@ def add_label_routes(app: FastAPI, templates: Jinja2Templates) -> None:
                    ) -> list[dict[str, Any]]:
         """Labels oldest first, with labeller and time."""
         rows = request.app.state.store.list_labels(run, kind)
-        return [{**{k: getattr(r, k) for k in r.__slots__},  # type: ignore[attr-defined]
+        return [{**{k: getattr(r, k) for k in r.__slots__},
                  "created_at": r.created_at.isoformat()} for r in rows]
 
     @app.get("/label", include_in_schema=False, response_class=HTMLResponse)

@@ -14,6 +14,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from evalstack.core.costs import summary_cost_text
 from evalstack.core.records import RunRecord, SampleRecord
 
 MAX_SAMPLES_PER_RUN = 200
@@ -92,9 +93,8 @@ def _run_section(run: RunRecord, samples: Sequence[SampleRecord], stored: int) -
             "<table><tr><th>metric</th><th class=num>estimate [95% CI]</th><th class=num>n</th>"
             f"<th>interval</th><th></th></tr>{_metric_rows(summary.get('metrics', {}))}</table>"
             f"<p>{_e(summary.get('samples'))} samples, {_e(summary.get('errors'))} errors, "
-            f"cost ${summary.get('cost_usd', 0):.4f}, latency p50 {_ms(lat.get('p50'))}, "
-            f"p95 {_ms(lat.get('p95'))}, tokens {_e(summary.get('input_tokens'))} in / "
-            f"{_e(summary.get('output_tokens'))} out</p>"
+            f"{_e(summary_cost_text(summary))}, latency p50 {_ms(lat.get('p50'))}, "
+            f"p95 {_ms(lat.get('p95'))}</p>"
         )
         cats = summary.get("categories", {})
         if cats:

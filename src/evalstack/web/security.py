@@ -210,7 +210,7 @@ def allowed_hosts(host: str, port: int, extra: Iterable[str] = (), *,
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers") or ():
         if key == name:
-            return value.decode("latin-1")
+            return bytes(value).decode("latin-1")
     return None
 
 

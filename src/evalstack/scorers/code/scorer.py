@@ -71,8 +71,8 @@ def extract_code(text: str) -> str:
         return text
     for lang, body in blocks:
         if lang.lower() in ("python", "py", "python3"):
-            return body
-    return blocks[0][1]
+            return str(body)
+    return str(blocks[0][1])
 
 
 def _defines(code: str, name: str) -> bool:
@@ -111,7 +111,7 @@ def build_program(sample: Sample, completion: str) -> str:
 
 
 def _explain(result: ExecutionResult) -> str:
-    parts = [result.status]
+    parts: list[str] = [result.status]
     if result.limit:
         parts.append(f"limit: {result.limit}")
     if result.signal:

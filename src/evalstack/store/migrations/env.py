@@ -11,13 +11,15 @@ New revisions are numbered ``0002``, ``0003``, ... (``--rev-id``) and form one l
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import context
 
 from evalstack.store.tables import VERSION_TABLE, metadata
 
 
-def _configure(**kwargs: object) -> None:
+def _configure(**kwargs: Any) -> None:  # forwarded to context.configure as they are
     context.configure(
         target_metadata=metadata,
         version_table=VERSION_TABLE,
