@@ -40,8 +40,9 @@ demo: install
 	$(BIN)/evalstack run demo_unit demo_mmlu --model local/smollm2 --report evalstack-demo.html
 	$(BIN)/evalstack runs -n 5
 
-## make test: the whole test suite.
+## make test: the type checker (mypy, configured in pyproject.toml), then the whole test suite.
 test: install-dev
+	$(BIN)/mypy
 	HF_HUB_OFFLINE=1 EVALSTACK_DATA_DIR=$(abspath ../shared/datasets) \
 	  $(BIN)/python -m pytest -q
 

@@ -142,7 +142,7 @@ def to_levels(
         [1.0, 2.0, 5.0]
     """
     sorted_levels = _sorted_levels(levels)
-    return sorted_levels[_level_codes(judge_normalized, sorted_levels, scale)]
+    return np.asarray(sorted_levels[_level_codes(judge_normalized, sorted_levels, scale)])
 
 
 def pointwise_agreement(
@@ -419,12 +419,12 @@ def _level_codes(
     on_scale = lo + x * (hi - lo)
     distance = np.abs(on_scale[:, np.newaxis] - sorted_levels[np.newaxis, :])
     # Round away float noise so that a halfway score ties exactly and argmin picks the lower.
-    return np.argmin(np.round(distance / (hi - lo) / _TIE) * _TIE, axis=1)
+    return np.asarray(np.argmin(np.round(distance / (hi - lo) / _TIE) * _TIE, axis=1))
 
 
 def _human_codes(y: np.ndarray, sorted_levels: np.ndarray) -> np.ndarray:
     distance = np.abs(y[:, np.newaxis] - sorted_levels[np.newaxis, :])
-    codes = np.argmin(distance, axis=1)
+    codes = np.asarray(np.argmin(distance, axis=1))
     off = distance[np.arange(y.size), codes] > 1e-6
     if off.any():
         i = int(np.flatnonzero(off)[0])

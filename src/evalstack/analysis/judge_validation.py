@@ -26,6 +26,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
+import numpy as np
+
 from evalstack.analysis.judge_agreement import (
     Agreement,
     Interval,
@@ -237,7 +239,7 @@ async def validate_judge(
         if not kept_items:
             raise ConfigError(_no_verdicts(judge, labels))
         agreement = pointwise_agreement(
-            judged_scores, [it.human for it in kept_items],  # type: ignore[misc]
+            judged_scores, np.asarray([it.human for it in kept_items], dtype=float),
             levels=labels.levels, scale=labels.scale, n_resamples=config.n_resamples,
             seed=config.seed, confidence=config.confidence,
         )
@@ -355,8 +357,8 @@ async def _run_probes(labels: HumanLabels, judge: RubricJudge, config: Validatio
             reply = await judge.grade(item.input, answer, item.reference, item.source)
         except ScorerError as exc:
             tick.done(1)
-            reasons = exc.details.get("reasons") or []
-            if any(COPIED in str(r) for r in reasons):  # type: ignore[union-attr]
+            reasons = exc.details.get("reasons")
+            if isinstance(reasons, list) and any(COPIED in str(r) for r in reasons):
                 copied[probe] = copied.get(probe, 0) + 1
             return None
         tick.done(0)

@@ -381,12 +381,12 @@ def jury_agreement(
         if row.error is not None or metric not in row.scores:
             continue
         score = row.scores[metric]
-        jurors = _jurors(score)
-        if not jurors or score.get("value") is None:
+        verdicts = _jurors(score)
+        if not verdicts or score.get("value") is None:
             continue
-        if len(jurors) > len(names):
-            names = [_juror_name(j, i) for i, j in enumerate(jurors)]
-        ratings.append([_overall(j) for j in jurors])
+        if len(verdicts) > len(names):
+            names = [_juror_name(j, i) for i, j in enumerate(verdicts)]
+        ratings.append([_overall(j) for j in verdicts])
         if scale is None:
             scale = _scale(score.get("metadata", {}).get("scale"))
     if len(names) < 2 or not ratings:

@@ -25,7 +25,8 @@ class GateCommand(click.Command):
         try:
             return super().make_context(*args, **kwargs)
         except (click.ClickException, EvalstackError) as exc:  # checked flag types raise these
-            exc.exit_code = max(exc.exit_code, ERROR_EXIT)
+            # a ClassVar in click's stubs; set per instance so only this error exits higher
+            exc.exit_code = max(exc.exit_code, ERROR_EXIT)  # type: ignore[misc]
             raise
 
     def invoke(self, ctx: click.Context) -> Any:

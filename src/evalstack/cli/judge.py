@@ -13,6 +13,8 @@ from evalstack.cli.options import Proportion, model_call_options
 
 if TYPE_CHECKING:
     from evalstack.analysis.judge_validation import ValidationReport
+    from evalstack.core.errors import ScorerError
+    from evalstack.scorers.judge.pairwise import PairwiseVerdict
 
 
 _NO_CACHE = click.option(
@@ -340,6 +342,7 @@ def _judge_pairs(items: list[dict[str, Any]], judge_spec: str, args: dict[str, A
     errors = {"n": 0}
 
     async def one(item: dict[str, Any]) -> Any:
+        verdict: PairwiseVerdict | ScorerError
         try:
             verdict = await judge.compare(item["question"], item["a"], item["b"],
                                           item["reference"])

@@ -72,7 +72,8 @@ class LazyGroup(click.Group):
             from evalstack.core.redact import redact_text
             from evalstack.core.text import visible
 
-            exc.message = visible(redact_text(exc.message))
+            # click types message as Final; it is what format_message() shows, so replace it
+            exc.message = visible(redact_text(exc.message))  # type: ignore[misc]
             raise
         except KeyboardInterrupt:
             click.echo("Interrupted; finished samples are stored. Run again to resume.", err=True)

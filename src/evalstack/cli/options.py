@@ -8,12 +8,17 @@ it got, before anything runs (``evalstack.core.checks``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from evalstack.core import checks
 from evalstack.runner.config import RunConfig
+
+if TYPE_CHECKING:  # generic in the stubs of click 8.4+, a plain class at run time before
+    _ParamType = click.ParamType[Any, Any]
+else:
+    _ParamType = click.ParamType
 
 
 def flag_name(param: click.Parameter | None) -> str:
@@ -26,7 +31,7 @@ def flag_name(param: click.Parameter | None) -> str:
     return param.opts[0] if param.opts else str(param.name)
 
 
-class FiniteFloat(click.ParamType):
+class FiniteFloat(_ParamType):
     """A finite float in a range (each end closed unless open); NaN and infinities refused.
 
     Examples:
@@ -67,7 +72,7 @@ class Proportion(FiniteFloat):
                          example=example)
 
 
-class IntAtLeast(click.ParamType):
+class IntAtLeast(_ParamType):
     """An integer of at least ``minimum``.
 
     Examples:
@@ -108,7 +113,7 @@ _FLAGS: dict[str, str] = {
     "prices": "--prices",
 }
 # The checked type of each flag with a range; the others are strings.
-_FLAG_TYPES: dict[str, click.ParamType] = {
+_FLAG_TYPES: dict[str, _ParamType] = {
     "limit": IntAtLeast(1),
     "epochs": IntAtLeast(1),
     "concurrency": IntAtLeast(1),

@@ -24,7 +24,8 @@ from evalstack.core.types import (
 class ModelCaller(Protocol):
     """What a solver may call: the provider behind retries, rate limits, cache and accounting."""
 
-    capabilities: frozenset[Capability]
+    @property
+    def capabilities(self) -> frozenset[Capability]: ...
 
     async def generate(self, request: GenerateRequest) -> ModelOutput: ...
 

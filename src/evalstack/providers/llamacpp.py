@@ -294,7 +294,7 @@ class LlamaCppProvider(WorkerThreadModel):
         if structured.grammar is None:
             return {"response_format": {"type": "json_object", "schema": structured.schema()}}
         if self._grammar_key != structured.grammar:
-            from llama_cpp import LlamaGrammar
+            from llama_cpp.llama_grammar import LlamaGrammar
 
             try:
                 self._grammar = LlamaGrammar.from_string(structured.grammar, verbose=False)

@@ -214,13 +214,13 @@ class TransformersProvider(WorkerThreadModel):
                 f"HF_HUB_OFFLINE=1)."
             ) from exc
         try:
-            model.to(self.device)
+            model.to(self.device)  # type: ignore[arg-type]  # transformers' stub of .to is wrong
         except (RuntimeError, AssertionError, ValueError) as exc:
             raise ConfigError(
                 f"Expected a torch device available here, such as 'cpu'; received device="
                 f"{self.device!r}, which failed: {exc}"
             ) from exc
-        model.eval()
+        model.eval()  # type: ignore[no-untyped-call]
         bos = tokenizer.bos_token_id
         with_special = tokenizer("a", add_special_tokens=True)["input_ids"]
         self._bos = [bos] if bos is not None and with_special[:1] == [bos] else []
@@ -367,7 +367,7 @@ class TransformersProvider(WorkerThreadModel):
                 out = model.generate(
                     ids,
                     attention_mask=torch.ones_like(ids),
-                    generation_config=GenerationConfig(**options),
+                    generation_config=GenerationConfig(**options),  # type: ignore[no-untyped-call]
                     stopping_criteria=StoppingCriteriaList([_StopStrings()]) if stops else None,
                 )
         except RuntimeError as exc:

@@ -15,11 +15,11 @@ import json
 import os
 import signal
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar
 
 from evalstack.core.errors import (
     CapabilityError,
@@ -523,7 +523,10 @@ def evaluate(
         ) from None
 
 
-async def _until_terminated(work: Any, terminated: list[int]) -> Any:
+_T = TypeVar("_T")
+
+
+async def _until_terminated(work: Coroutine[Any, Any, _T], terminated: list[int]) -> _T:
     """Run ``work``; SIGTERM (CI runners, systemd, Kubernetes, ``timeout``) cancels it as
     Ctrl-C does, so the run is stored as ``interrupted`` and resumes."""
     loop = asyncio.get_running_loop()

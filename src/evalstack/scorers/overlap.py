@@ -31,8 +31,10 @@ def _sacrebleu_metric(name: str, purpose: str) -> Any:
         raise MissingDependencyError("sacrebleu", "nlp", purpose) from None
     if name == "bleu":
         # The settings of sacrebleu.sentence_bleu.
-        return metrics.BLEU(smooth_method="exp", smooth_value=None, effective_order=True)
-    return metrics.CHRF()  # the settings of sacrebleu.sentence_chrf
+        # (sacrebleu.metrics re-exports its classes without __all__, hence the ignores)
+        return metrics.BLEU(  # type: ignore[attr-defined]
+            smooth_method="exp", smooth_value=None, effective_order=True)
+    return metrics.CHRF()  # type: ignore[attr-defined]  # the settings of sentence_chrf
 
 
 def _sentence_scorer(metric: Any) -> ScoreFn:

@@ -539,9 +539,9 @@ def _constraint(flavour: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
                 schema: dict[str, Any] = inner["schema"]
                 return schema
         if kind == "json_object":
-            schema = fmt.get("schema")
-            if flavour == "llamacpp" and isinstance(schema, dict):
-                return schema
+            given = fmt.get("schema")
+            if flavour == "llamacpp" and isinstance(given, dict):
+                return given
             return _GENERIC_OBJECT
     guided = body.get("guided_json")
     if flavour == "vllm" and isinstance(guided, dict):

@@ -16,6 +16,7 @@ import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 # After the process ends (or is killed), how long to wait for its pipes to close. Inside the
 # sandbox they close at once (the pid namespace is gone); an orphan of an unsandboxed program
@@ -94,7 +95,7 @@ def run_captured(
     """
     start = time.monotonic()
     deadline = start + timeout
-    extra = {}
+    extra: dict[str, Any] = {}
     if user is not None:
         extra = {"user": user, "group": group if group is not None else user, "extra_groups": []}
     proc = subprocess.Popen(  # noqa: S603 - the command is built by the sandbox module
