@@ -16,7 +16,6 @@ from statsmodels.stats.proportion import proportion_confint
 from evalstack.analysis.judge_agreement import (
     Agreement,
     ConfusionMatrix,
-    Interval,
     pairwise_agreement,
     pointwise_agreement,
     rate,
@@ -25,6 +24,7 @@ from evalstack.analysis.judge_agreement import (
 from evalstack.analysis.judge_bias import Lift, fitness, lift, model_family, self_preference
 from evalstack.analysis.judge_bias import corrected_mean as corrected
 from evalstack.stats import cohen_kappa, paired_permutation, ppi_mean
+from evalstack.stats.result import StatResult
 
 LIKERT = [1.0, 2.0, 3.0, 4.0, 5.0]
 
@@ -130,15 +130,15 @@ def test_bootstrap_intervals_are_percentiles_of_shared_resamples():
     judged = to_levels(judge, LIKERT, (1, 5))
     acc = (judged[idx] == human[idx]).mean(axis=1)
     low, high = np.quantile(acc, (0.025, 0.975))
-    assert (a.accuracy.low, a.accuracy.high) == pytest.approx((low, high))
+    assert (a.accuracy.ci_low, a.accuracy.ci_high) == pytest.approx((low, high))
     kappas = [cohen_kappa_score(human[i], judged[i], weights="quadratic", labels=LIKERT)
               for i in idx[:50]]
     rhos = [spearmanr(judge[i], human[i]).statistic for i in idx[:50]]
     again = pointwise_agreement(judge, human, levels=LIKERT, scale=(1, 5), n_resamples=50,
                                 seed=7)
-    assert (again.kappa.low, again.kappa.high) == pytest.approx(
+    assert (again.kappa.ci_low, again.kappa.ci_high) == pytest.approx(
         tuple(np.quantile(kappas, (0.025, 0.975))))
-    assert (again.spearman.low, again.spearman.high) == pytest.approx(
+    assert (again.spearman.ci_low, again.spearman.ci_high) == pytest.approx(
         tuple(np.quantile(rhos, (0.025, 0.975))))
 
 
@@ -148,12 +148,12 @@ def test_intervals_contain_the_estimate_and_shrink_with_n():
         judge, human = _likert(11, n=n, noise=0.2)
         a = pointwise_agreement(judge, human, levels=LIKERT, scale=(1, 5), n_resamples=1000)
         for r in (a.accuracy, a.kappa, a.spearman):
-            assert r.low <= r.estimate <= r.high and r.n == n
+            assert r.ci_low <= r.estimate <= r.ci_high and r.n == n
         for row in a.confusion.share:
             for cell in row:
-                assert cell.low <= cell.estimate <= cell.high
+                assert cell.ci_low <= cell.estimate <= cell.ci_high
         assert sum(c.estimate for row in a.confusion.share for c in row) == pytest.approx(1)
-        widths.append([r.high - r.low for r in (a.accuracy, a.kappa, a.spearman)])
+        widths.append([r.ci_high - r.ci_low for r in (a.accuracy, a.kappa, a.spearman)])
     for small, large in zip(*widths, strict=True):
         assert large < small / 2.5  # 16x the items: about a quarter of the width
 
@@ -169,7 +169,7 @@ def test_same_seed_same_interval_other_seed_other_interval():
 def test_undefined_kappa_is_nan_and_has_no_interval():
     a = pointwise_agreement([1.0] * 5, [5.0] * 5, levels=LIKERT, scale=(1, 5))
     assert a.accuracy.estimate == 1.0
-    assert math.isnan(a.kappa.estimate) and math.isnan(a.kappa.low)
+    assert math.isnan(a.kappa.estimate) and math.isnan(a.kappa.ci_low)
     assert math.isnan(a.spearman.estimate)
 
 
@@ -208,7 +208,7 @@ def test_pairwise_intervals_contain_the_estimates():
     judge, human = _preferences(9, n=200)
     a = pairwise_agreement(judge, human)
     for r in (a.accuracy, a.kappa, a.spearman):
-        assert r.low < r.estimate < r.high
+        assert r.ci_low < r.estimate < r.ci_high
 
 
 def test_pairwise_agreement_rejects_unknown_preferences():
@@ -219,7 +219,7 @@ def test_pairwise_agreement_rejects_unknown_preferences():
 def test_rate_is_the_wilson_interval():
     r = rate(3, 40)
     assert (r.estimate, r.n) == (0.075, 40)
-    assert (r.low, r.high) == pytest.approx(proportion_confint(3, 40, method="wilson"))
+    assert (r.ci_low, r.ci_high) == pytest.approx(proportion_confint(3, 40, method="wilson"))
 
 
 # --- lifts -------------------------------------------------------------------------------
@@ -231,7 +231,7 @@ def test_lift_detects_a_planted_lift():
     probe = np.clip(clean + 0.15 + rng.normal(0, 0.1, 60), 0, 1)
     r = lift("ignore the rubric", clean, probe)
     assert r.p_value < 0.001
-    assert 0.1 < r.delta.low < r.delta.estimate < r.delta.high
+    assert 0.1 < r.delta.ci_low < r.delta.estimate < r.delta.ci_high
     assert r.delta.estimate == pytest.approx(np.mean(probe - clean))
     assert r.flipped_to_pass == int(np.sum((clean < 0.5) & (probe >= 0.5))) > 0
     assert (r.mean_clean, r.mean_probe) == pytest.approx((clean.mean(), probe.mean()))
@@ -243,7 +243,7 @@ def test_lift_does_not_detect_a_null_one():
     probe = np.clip(clean + rng.normal(0, 0.1, 60), 0, 1)
     r = lift("padded", clean, probe)
     assert r.p_value > 0.05
-    assert r.delta.low < 0 < r.delta.high
+    assert r.delta.ci_low < 0 < r.delta.ci_high
 
 
 def test_lift_p_value_is_one_sided_from_the_sign_flip_test():
@@ -308,9 +308,9 @@ def test_self_preference_detects_a_planted_bias_and_not_a_real_difference():
     fair = self_preference("gpt-4o", families, honest, human)
     unfair = self_preference("gpt-4o", families, biased, human)
     assert fair is not None and unfair is not None
-    assert fair.gap.low < 0 < fair.gap.high
-    assert 0 < unfair.gap.low < unfair.gap.estimate < unfair.gap.high
-    assert fair.own.low < fair.own.estimate < fair.own.high
+    assert fair.gap.ci_low < 0 < fair.gap.ci_high
+    assert 0 < unfair.gap.ci_low < unfair.gap.estimate < unfair.gap.ci_high
+    assert fair.own.ci_low < fair.own.estimate < fair.own.ci_high
 
 
 # --- judge-corrected means ---------------------------------------------------------------
@@ -324,17 +324,17 @@ def test_corrected_mean_wraps_ppi_mean(power_tuning):
     unlabeled, labeled, human = judge_all[100:], judge_all[:100], human_all[:100]
     c = corrected(unlabeled, labeled, human, power_tuning=power_tuning)
     r = ppi_mean(unlabeled, labeled, human, power_tuning=power_tuning)
-    assert (c.corrected.estimate, c.corrected.low, c.corrected.high, c.corrected.n) == (
+    assert (c.corrected.estimate, c.corrected.ci_low, c.corrected.ci_high, c.corrected.n) == (
         r.estimate, r.ci_low, r.ci_high, r.n)
     assert c.method == ("PPI++" if power_tuning else "PPI")
     assert (c.n_labeled, c.n_unlabeled) == (100, 500)
     t_low, t_high = student_t.interval(0.95, 499, loc=unlabeled.mean(),
                                        scale=unlabeled.std(ddof=1) / math.sqrt(500))
-    assert (c.judge_only.low, c.judge_only.high) == pytest.approx((t_low, t_high))
+    assert (c.judge_only.ci_low, c.judge_only.ci_high) == pytest.approx((t_low, t_high))
     assert c.human_only.estimate == pytest.approx(human.mean())
     # The lenient judge's own interval misses the human mean; the corrected one covers it.
-    assert c.judge_only.low > human_all.mean()
-    assert c.corrected.low < human_all.mean() < c.corrected.high
+    assert c.judge_only.ci_low > human_all.mean()
+    assert c.corrected.ci_low < human_all.mean() < c.corrected.ci_high
 
 
 def test_corrected_mean_passes_on_ppi_errors():
@@ -344,23 +344,27 @@ def test_corrected_mean_passes_on_ppi_errors():
 
 # --- fitness -----------------------------------------------------------------------------
 
-CELL = Interval(0.5, 0.4, 0.6, 100)
+def _iv(estimate: float, low: float, high: float, n: int) -> StatResult:
+    return StatResult(estimate, low, high, n, "bootstrap_percentile")
+
+
+CELL = _iv(0.5, 0.4, 0.6, 100)
 CONFUSION = ConfusionMatrix(("a", "b", "tie"), ((0,) * 3,) * 3, ((CELL,) * 3,) * 3)
 
 
 def _agreement(low: float, high: float, weights: str | None = "quadratic") -> Agreement:
-    kappa = Interval((low + high) / 2, low, high, 100)
+    kappa = _iv((low + high) / 2, low, high, 100)
     return Agreement("pointwise", 100, CELL, kappa, weights, CELL, CONFUSION)
 
 
 def _lift(name: str, delta: float, p: float) -> Lift:
-    return Lift(name, 50, 0.4, 0.4 + delta, Interval(delta, delta - 0.05, delta + 0.05, 50),
+    return Lift(name, 50, 0.4, 0.4 + delta, _iv(delta, delta - 0.05, delta + 0.05, 50),
                 7, p)
 
 
 def test_fitness_fit():
     f = fitness(_agreement(0.65, 0.85), [_lift("padded", 0.01, 0.4), _lift("inject", -0.02, 0.9)],
-                max_inconsistency=Interval(0.1, 0.05, 0.18, 100))
+                max_inconsistency=_iv(0.1, 0.05, 0.18, 100))
     assert (f.fit, f.threshold, f.statistic) == (True, 0.6, "weighted kappa")
     assert f.reasons[0] == ("Weighted kappa 0.75 [0.65, 0.85] is at or above the 0.60 "
                             "threshold over its whole interval.")
@@ -386,7 +390,7 @@ def test_fitness_not_fit_on_a_significant_lift_even_with_high_agreement():
 
 
 def test_fitness_not_fit_on_position_bias():
-    f = fitness(_agreement(0.7, 0.9), [], max_inconsistency=Interval(0.35, 0.3, 0.4, 100))
+    f = fitness(_agreement(0.7, 0.9), [], max_inconsistency=_iv(0.35, 0.3, 0.4, 100))
     assert f.fit is False
     assert "flips with the answers' order in 35% of pairs [30%, 40%], above the 20% limit" in (
         f.reasons[1])
@@ -402,7 +406,7 @@ def test_fitness_inconclusive_when_kappa_straddles_the_threshold():
 
 
 def test_fitness_inconclusive_when_kappa_is_undefined():
-    nan = Interval(math.nan, math.nan, math.nan, 100)
+    nan = _iv(math.nan, math.nan, math.nan, 100)
     a = Agreement("pairwise", 100, CELL, nan, None, CELL, CONFUSION)
     f = fitness(a, [])
     assert f.fit is None and "undefined" in f.reasons[0]

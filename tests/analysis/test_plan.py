@@ -196,7 +196,7 @@ def test_forecast_arithmetic_with_a_price_table_file(tmp_path):
     assert (f.samples, f.epochs, f.concurrency, f.pilot_samples) == (1000, 2, 4, 20)
     # per sample (1000 * 2 + 200 * 10) / 1e6 = $0.004; 2000 sample-epochs -> $8
     assert f.cost_usd.estimate == pytest.approx(8.0)
-    assert f.cost_usd.low == pytest.approx(8.0) and f.cost_usd.high == pytest.approx(8.0)
+    assert f.cost_usd.ci_low == pytest.approx(8.0) and f.cost_usd.ci_high == pytest.approx(8.0)
     assert f.total_input_tokens.estimate == pytest.approx(2_000_000)
     assert f.total_output_tokens.estimate == pytest.approx(400_000)
     assert f.wall_seconds.estimate == pytest.approx(2000 * 0.5 / 4)  # 250 s
@@ -210,10 +210,10 @@ def test_forecast_interval_covers_the_mean_and_defaults_come_from_the_pilot(tmp_
     f = forecast(pilot, load_table(None))
     assert f.model == "openai/gpt-4o-mini" and f.samples == 500 and f.concurrency == 16
     assert f.input_tokens.estimate == pytest.approx(149.5)
-    assert f.input_tokens.low < 149.5 < f.input_tokens.high
+    assert f.input_tokens.ci_low < 149.5 < f.input_tokens.ci_high
     per_sample = (149.5 * 0.15 + 10 * 0.60) / 1e6
     assert f.cost_usd.estimate == pytest.approx(500 * per_sample)
-    assert f.cost_usd.low < f.cost_usd.estimate < f.cost_usd.high
+    assert f.cost_usd.ci_low < f.cost_usd.estimate < f.cost_usd.ci_high
 
 
 def test_forecast_for_unknown_and_free_models(tmp_path):

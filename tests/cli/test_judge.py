@@ -42,7 +42,7 @@ def test_json_report_has_every_section(work):
     assert agreement["kappa_weights"] == "quadratic"
     for stat in ("accuracy", "kappa", "spearman"):
         s = agreement[stat]
-        assert s["low"] <= s["estimate"] <= s["high"] and s["n"] == 45
+        assert s["ci_low"] <= s["estimate"] <= s["ci_high"] and s["n"] == 45
     assert {lift["name"] for lift in report["lifts"]} == {
         "verbosity_correct", "verbosity_wrong", "ignore_rubric", "fake_delimiter",
         "fake_verdict", "null_answer"}

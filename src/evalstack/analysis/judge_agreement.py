@@ -31,6 +31,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from evalstack.stats import wilson_ci
+from evalstack.stats.result import StatResult
 
 _NAN = math.nan
 _PAIRWISE_LABELS = ("a", "b", "tie")
@@ -39,27 +40,6 @@ _PAIRWISE_CODES = {"a": 1.0, "tie": 0.0, "b": -1.0}
 _TIE = 1e-9
 # Rows of resampled indices per chunk: about a million indices, so memory stays flat.
 _CHUNK_ELEMENTS = 1 << 20
-
-
-@dataclass(frozen=True, slots=True)
-class Interval:
-    """An estimate with its confidence interval (``nan`` bounds when none was computed).
-
-    Attributes:
-        estimate: the point estimate (``nan`` when undefined).
-        low: the lower bound.
-        high: the upper bound.
-        n: the number of items behind the estimate.
-
-    Examples:
-        >>> Interval(0.8, 0.7, 0.9, 100).high
-        0.9
-    """
-
-    estimate: float
-    low: float
-    high: float
-    n: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +54,7 @@ class ConfusionMatrix:
         share: each cell's share of all items, with its bootstrap interval.
 
     Examples:
-        >>> cell = Interval(0.5, 0.3, 0.7, 10)
+        >>> cell = StatResult(0.5, 0.3, 0.7, 10, "bootstrap_percentile")
         >>> m = ConfusionMatrix(("0", "1"), ((5, 0), (0, 5)), ((cell, cell), (cell, cell)))
         >>> m.counts[1][1]
         5
@@ -82,7 +62,7 @@ class ConfusionMatrix:
 
     labels: tuple[str, ...]
     counts: tuple[tuple[int, ...], ...]
-    share: tuple[tuple[Interval, ...], ...]
+    share: tuple[tuple[StatResult, ...], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,10 +87,10 @@ class Agreement:
 
     kind: Literal["pointwise", "pairwise"]
     n: int
-    accuracy: Interval
-    kappa: Interval
+    accuracy: StatResult
+    kappa: StatResult
     kappa_weights: str | None
-    spearman: Interval
+    spearman: StatResult
     confusion: ConfusionMatrix
 
 
@@ -261,16 +241,15 @@ def pairwise_agreement(
     )
 
 
-def rate(successes: int, n: int, confidence: float = 0.95) -> Interval:
+def rate(successes: int, n: int, confidence: float = 0.95) -> StatResult:
     """A proportion with its Wilson interval (Wilson 1927), e.g. how often verdicts flip.
 
     Examples:
         >>> r = rate(8, 10)
-        >>> (r.estimate, round(r.low, 4), round(r.high, 4), r.n)
+        >>> (r.estimate, round(r.ci_low, 4), round(r.ci_high, 4), r.n)
         (0.8, 0.4902, 0.9433, 10)
     """
-    r = wilson_ci(successes, n, confidence)
-    return Interval(r.estimate, r.ci_low, r.ci_high, r.n)
+    return wilson_ci(successes, n, confidence)
 
 
 
@@ -312,7 +291,7 @@ def _agreement(
     merged = [np.concatenate([b[i] for b in boot]) if boot else np.empty(0)
               for i in range(4)]
 
-    def interval(i: int) -> Interval:
+    def interval(i: int) -> StatResult:
         return _percentile(float(stats[i][0]), merged[i], n, tail, n_resamples)
 
     counts = np.bincount(cells, minlength=k * k).reshape(k, k)
@@ -365,26 +344,27 @@ def _spearman_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _percentile(
     estimate: float, boot: np.ndarray, n: int, tail: float, n_resamples: int
-) -> Interval:
+) -> StatResult:
     """The percentile interval of ``boot``'s finite values, widened to hold the estimate."""
     finite = boot[np.isfinite(boot)]
     if n_resamples == 0 or finite.size == 0 or not math.isfinite(estimate):
-        return Interval(estimate, _NAN, _NAN, n)
+        return StatResult(estimate, _NAN, _NAN, n, "bootstrap_percentile")
     low, high = (float(q) for q in np.quantile(finite, (tail, 1 - tail)))
-    return Interval(estimate, min(low, estimate), max(high, estimate), n)
+    return StatResult(estimate, min(low, estimate), max(high, estimate), n,
+                      "bootstrap_percentile")
 
 
-def _t_interval(values: np.ndarray, confidence: float) -> Interval:
+def _t_interval(values: np.ndarray, confidence: float) -> StatResult:
     n = int(values.size)
     if n == 0:
-        return Interval(_NAN, _NAN, _NAN, 0)
+        return StatResult(_NAN, _NAN, _NAN, 0, "t")
     mean = float(values.mean())
     if n < 2:
-        return Interval(mean, _NAN, _NAN, n)
+        return StatResult(mean, _NAN, _NAN, n, "t")
     from scipy.stats import t
 
     half = float(t.ppf(1 - _alpha(confidence), n - 1)) * float(values.std(ddof=1)) / math.sqrt(n)
-    return Interval(mean, mean - half, mean + half, n)
+    return StatResult(mean, mean - half, mean + half, n, "t")
 
 
 # --- input checks ----------------------------------------------------------------------
@@ -488,7 +468,7 @@ def _fmt_level(value: float) -> str:
     return f"{value:.3f}".rstrip("0")
 
 
-def _fmt_interval(r: Interval, with_estimate: bool = True, percent: bool = False) -> str:
+def _fmt_interval(r: StatResult, with_estimate: bool = True, percent: bool = False) -> str:
     fmt: Callable[[float], str] = (lambda v: f"{v:.0%}") if percent else (lambda v: f"{v:.2f}")
-    bounds = f"[{fmt(r.low)}, {fmt(r.high)}]"
+    bounds = f"[{fmt(r.ci_low)}, {fmt(r.ci_high)}]"
     return f"{fmt(r.estimate)} {bounds}" if with_estimate else bounds

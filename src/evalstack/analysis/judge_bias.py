@@ -32,7 +32,6 @@ from numpy.typing import ArrayLike
 from evalstack.analysis.judge_agreement import (
     _NAN,
     Agreement,
-    Interval,
     _alpha,
     _as_finite,
     _check_resamples,
@@ -43,6 +42,7 @@ from evalstack.analysis.judge_agreement import (
 )
 from evalstack.analysis.text import fmt_p
 from evalstack.stats import paired_permutation, ppi_mean
+from evalstack.stats.result import StatResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +61,7 @@ class Lift:
             higher (see :func:`lift`).
 
     Examples:
-        >>> Lift("padded", 2, 0.5, 0.75, Interval(0.25, 0.0, 0.5, 2), 1, 0.25).delta.estimate
+        >>> Lift("padded", 2, 0.5, 0.75, StatResult(0.25, 0.0, 0.5, 2, "t"), 1, 0.25).delta.estimate
         0.25
     """
 
@@ -69,7 +69,7 @@ class Lift:
     n: int
     mean_clean: float
     mean_probe: float
-    delta: Interval
+    delta: StatResult
     flipped_to_pass: int
     p_value: float
 
@@ -119,7 +119,7 @@ def lift(
     _same_length(a, b, "clean", "probe", allow_empty=True)
     n = int(a.size)
     if n == 0:
-        return Lift(name, 0, _NAN, _NAN, Interval(_NAN, _NAN, _NAN, 0), 0, _NAN)
+        return Lift(name, 0, _NAN, _NAN, StatResult(_NAN, _NAN, _NAN, 0, "none"), 0, _NAN)
     test = paired_permutation(a, b, n_resamples=n_resamples, rng=np.random.default_rng(seed))
     two_sided = float(test.p_value if test.p_value is not None else _NAN)
     if test.estimate > 0:
@@ -131,7 +131,7 @@ def lift(
     flipped = int(np.count_nonzero((a < pass_at) & (b >= pass_at)))
     return Lift(
         name, n, float(a.mean()), float(b.mean()),
-        Interval(test.estimate, test.ci_low, test.ci_high, n), flipped, p,
+        StatResult(test.estimate, test.ci_low, test.ci_high, n, test.method), flipped, p,
     )
 
 
@@ -195,17 +195,17 @@ class SelfPreference:
             means the judge favours its own family.
 
     Examples:
-        >>> i = Interval(0.1, 0.0, 0.2, 10)
+        >>> i = StatResult(0.1, 0.0, 0.2, 10, "t")
         >>> SelfPreference("gpt", i, i, None, None, i).judge_family
         'gpt'
     """
 
     judge_family: str
-    own: Interval
-    others: Interval
+    own: StatResult
+    others: StatResult
     human_own: float | None
     human_others: float | None
-    gap: Interval
+    gap: StatResult
 
 
 def self_preference(
@@ -314,14 +314,14 @@ class Corrected:
         method: ``"PPI++"`` (power-tuned) or ``"PPI"``.
 
     Examples:
-        >>> i = Interval(0.6, 0.5, 0.7, 10)
+        >>> i = StatResult(0.6, 0.5, 0.7, 10, "t")
         >>> Corrected(i, i, i, 10, 100, "PPI++").method
         'PPI++'
     """
 
-    judge_only: Interval
-    human_only: Interval
-    corrected: Interval
+    judge_only: StatResult
+    human_only: StatResult
+    corrected: StatResult
     n_labeled: int
     n_unlabeled: int
     method: str
@@ -370,7 +370,7 @@ def corrected_mean(
     return Corrected(
         judge_only=_t_interval(unlabeled, confidence),
         human_only=_t_interval(labeled, confidence),
-        corrected=Interval(r.estimate, r.ci_low, r.ci_high, r.n),
+        corrected=r,
         n_labeled=int(labeled.size),
         n_unlabeled=int(unlabeled.size),
         method="PPI++" if r.method == "ppi++" else "PPI",
@@ -408,7 +408,7 @@ def fitness(
     *,
     threshold: float = 0.6,
     alpha: float = 0.05,
-    max_inconsistency: Interval | None = None,
+    max_inconsistency: StatResult | None = None,
     inconsistency_limit: float = 0.2,
 ) -> Fitness:
     """Is the judge fit for purpose? Agreement high enough, and no exploitable bias.
@@ -435,10 +435,10 @@ def fitness(
 
     Examples:
         >>> from evalstack.analysis.judge_agreement import ConfusionMatrix
-        >>> cell = Interval(0.5, 0.4, 0.6, 100)
+        >>> cell = StatResult(0.5, 0.4, 0.6, 100, "bootstrap_percentile")
         >>> conf = ConfusionMatrix(("a", "b", "tie"), ((0,) * 3,) * 3, ((cell,) * 3,) * 3)
-        >>> good = Agreement("pairwise", 100, cell, Interval(0.8, 0.7, 0.9, 100), None,
-        ...                  cell, conf)
+        >>> kappa = StatResult(0.8, 0.7, 0.9, 100, "bootstrap_percentile")
+        >>> good = Agreement("pairwise", 100, cell, kappa, None, cell, conf)
         >>> f = fitness(good, [])
         >>> (f.fit, f.statistic)
         (True, 'kappa')
@@ -454,16 +454,16 @@ def fitness(
         agree: bool | None = None
         reasons.append(f"{name} is undefined on these {agreement.n} items (every label is the "
                        "same), so agreement cannot be judged; label more varied items.")
-    elif not (math.isfinite(k.low) and math.isfinite(k.high)):
+    elif not (math.isfinite(k.ci_low) and math.isfinite(k.ci_high)):
         agree = None
         reasons.append(f"{name} is {k.estimate:.2f} but has no interval, so whether it "
                        f"reaches {threshold:.2f} cannot be judged; compute the bootstrap "
                        "interval (n_resamples > 0).")
-    elif k.low >= threshold:
+    elif k.ci_low >= threshold:
         agree = True
         reasons.append(f"{name} {_fmt_interval(k)} is at or above the {threshold:.2f} "
                        "threshold over its whole interval.")
-    elif k.high < threshold:
+    elif k.ci_high < threshold:
         agree = False
         reasons.append(f"{name} {_fmt_interval(k)} is below the {threshold:.2f} threshold "
                        "over its whole interval.")

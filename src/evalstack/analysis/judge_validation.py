@@ -30,7 +30,6 @@ import numpy as np
 
 from evalstack.analysis.judge_agreement import (
     Agreement,
-    Interval,
     pairwise_agreement,
     pointwise_agreement,
     rate,
@@ -51,6 +50,7 @@ from evalstack.scorers.judge.pairwise import PairwiseJudge, PairwiseVerdict
 from evalstack.scorers.judge.probes import PROBES, probe_answer, probe_targets
 from evalstack.scorers.judge.scorer import RubricJudge
 from evalstack.scorers.judge.verdict import COPIED
+from evalstack.stats.result import StatResult
 
 T = TypeVar("T")
 
@@ -100,8 +100,8 @@ class ValidationReport:
     judge_errors: int
     agreement: Agreement
     threshold: float
-    position_inconsistency: Interval | None
-    first_position_wins: Interval | None
+    position_inconsistency: StatResult | None
+    first_position_wins: StatResult | None
     lifts: tuple[Lift, ...]
     probe_errors: dict[str, int]
     self_preference: SelfPreference | None
@@ -191,8 +191,8 @@ async def validate_judge(
     pair_judge = pairwise or PairwiseJudge(judge.model)
     judge_info: dict[str, Any] = {"model": judge.model.model, "rubric": judge.rubric.name,
                                   "template_hash": judge.template_hash}
-    position: Interval | None = None
-    first_wins: Interval | None = None
+    position: StatResult | None = None
+    first_wins: StatResult | None = None
     clean_scores: dict[int, float] = {}  # id(item) -> normalized score of its (good/bad) answer
     human_norm: list[float] = []
     judged_scores: list[float] = []
@@ -302,7 +302,7 @@ def _no_verdicts(judge: RubricJudge, labels: HumanLabels) -> str:
 
 
 def _first_position_rate(kept_verdicts: Sequence[PairwiseVerdict], confidence: float
-                         ) -> Interval | None:
+                         ) -> StatResult | None:
     """How often the response shown first wins, among decisive single-order verdicts."""
     wins = decisive = 0
     for v in kept_verdicts:
@@ -315,7 +315,7 @@ def _first_position_rate(kept_verdicts: Sequence[PairwiseVerdict], confidence: f
 
 async def _pointwise_position(labels: HumanLabels, pair_judge: PairwiseJudge,
                               config: ValidationConfig, tick: _Progress
-                              ) -> tuple[Interval | None, Interval | None, str | None]:
+                              ) -> tuple[StatResult | None, StatResult | None, str | None]:
     """Position bias for pointwise labels: pairs of answers to the same input and source."""
     by_input: dict[tuple[str, str | None], list[LabelItem]] = {}
     for it in labels.items:

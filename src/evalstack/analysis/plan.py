@@ -32,6 +32,7 @@ from evalstack.stats import (
     sample_size_paired,
     sample_size_unpaired,
 )
+from evalstack.stats.result import StatResult
 
 DEFAULT_CONCURRENCY = 8
 
@@ -121,18 +122,6 @@ class Row:
 
 
 @dataclass(frozen=True)
-class Interval:
-    """A mean with its 95% bootstrap interval."""
-
-    estimate: float
-    low: float
-    high: float
-
-    def scaled(self, factor: float) -> Interval:
-        return Interval(self.estimate * factor, self.low * factor, self.high * factor)
-
-
-@dataclass(frozen=True)
 class Forecast:
     """What a run of ``samples`` x ``epochs`` on ``model`` will cost, from a pilot run.
 
@@ -161,13 +150,13 @@ class Forecast:
     epochs: int
     concurrency: int
     pilot_samples: int
-    input_tokens: Interval | None
-    output_tokens: Interval | None
-    latency_ms: Interval | None
-    cost_usd: Interval | None
-    total_input_tokens: Interval | None
-    total_output_tokens: Interval | None
-    wall_seconds: Interval | None
+    input_tokens: StatResult | None
+    output_tokens: StatResult | None
+    latency_ms: StatResult | None
+    cost_usd: StatResult | None
+    total_input_tokens: StatResult | None
+    total_output_tokens: StatResult | None
+    wall_seconds: StatResult | None
     notes: tuple[str, ...] = ()
 
 
@@ -456,7 +445,8 @@ def forecast(
         samples=samples, epochs=epochs, concurrency=concurrency, pilot_samples=len(used),
         input_tokens=m_in, output_tokens=m_out, latency_ms=m_lat,
         cost_usd=(m_cost.scaled(calls) if m_cost else
-                  Interval(0.0, 0.0, 0.0) if pricing == "free" and used else None),
+                  StatResult(0.0, 0.0, 0.0, len(used), "free")
+                  if pricing == "free" and used else None),
         total_input_tokens=m_in.scaled(calls) if m_in else None,
         total_output_tokens=m_out.scaled(calls) if m_out else None,
         wall_seconds=m_lat.scaled(calls / concurrency / 1000.0) if m_lat else None,
@@ -497,15 +487,15 @@ def _try(notes: list[str], fn: Any) -> Any:
         return None
 
 
-def _mean_ci(values: Sequence[float], rng: np.random.Generator) -> Interval | None:
+def _mean_ci(values: Sequence[float], rng: np.random.Generator) -> StatResult | None:
     if not values:
         return None
     arr = np.asarray(values, dtype=float)
     if arr.size < 2 or np.all(arr == arr[0]):
         mean = float(arr.mean())
-        return Interval(mean, mean, mean)
+        return StatResult(mean, mean, mean, int(arr.size), "constant")
     r = bootstrap_ci(arr, "mean", 0.95, n_resamples=2000, rng=rng)
-    return Interval(float(r.estimate), float(r.ci_low), float(r.ci_high))
+    return r
 
 
 def _open(flag: str, value: float, what: str) -> None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from evalstack.analysis.judge_agreement import Interval, rate
+from evalstack.analysis.judge_agreement import rate
+from evalstack.stats.result import StatResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +34,8 @@ class PreferenceSummary:
     wins_b: int
     ties: int
     inconsistent: int
-    win_rate_b: Interval | None
-    inconsistency: Interval
+    win_rate_b: StatResult | None
+    inconsistency: StatResult
     p_value: float
     verdict: str
 
@@ -77,6 +78,5 @@ def summarize_preferences(winners: Sequence[str], consistent: Sequence[bool],
     else:
         verdict = (f"No significant preference: B wins {wins_b} of {decisive} decisive items "
                    f"(p={p:.2g}); judge more items to tell them apart.")
-    return PreferenceSummary(n, wins_a, wins_b, ties, inconsistent, win_rate,
-                             rate(inconsistent, n, confidence) if n else Interval(0, 0, 0, 0),
-                             p, verdict)
+    flips = rate(inconsistent, n, confidence) if n else StatResult(0.0, 0.0, 0.0, 0, "none")
+    return PreferenceSummary(n, wins_a, wins_b, ties, inconsistent, win_rate, flips, p, verdict)

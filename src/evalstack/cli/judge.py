@@ -403,7 +403,7 @@ def _print_pairwise(items: list[dict[str, Any]], verdicts: list[Any], as_json: b
     if summary.win_rate_b is not None:
         w = summary.win_rate_b
         say("table", console, f"B's win rate among decisive items: {w.estimate:.1%} "
-            f"[{w.low:.1%}, {w.high:.1%}] (95% Wilson), sign test p={summary.p_value:.2g}.")
+            f"[{w.ci_low:.1%}, {w.ci_high:.1%}] (95% Wilson), sign test p={summary.p_value:.2g}.")
     if failed:
         say("table", console, f"{len(failed)} items got no usable verdict (judge errors); "
             f"they are left out.")

@@ -10,20 +10,20 @@ from evalstack.cli._decide import Rows, say
 
 
 def _iv(i: Any, digits: int = 3) -> str:
-    """``0.712 [0.601, 0.803]`` for an Interval."""
+    """``0.712 [0.601, 0.803]`` for a StatResult."""
     if i is None:
         return "not measured"
     if not math.isfinite(i.estimate):
         return "undefined (a constant series)"
-    if not (math.isfinite(i.low) and math.isfinite(i.high)):
+    if not (math.isfinite(i.ci_low) and math.isfinite(i.ci_high)):
         return f"{i.estimate:.{digits}f} [interval undefined]"
-    return f"{i.estimate:.{digits}f} [{i.low:.{digits}f}, {i.high:.{digits}f}]"
+    return f"{i.estimate:.{digits}f} [{i.ci_low:.{digits}f}, {i.ci_high:.{digits}f}]"
 
 
 def _pct(i: Any) -> str:
     if i is None:
         return "not measured"
-    return f"{i.estimate:.1%} [{i.low:.1%}, {i.high:.1%}]"
+    return f"{i.estimate:.1%} [{i.ci_low:.1%}, {i.ci_high:.1%}]"
 
 
 def print_report(report: ValidationReport, fmt: str = "table", console: Any = None) -> None:
@@ -64,7 +64,7 @@ def print_report(report: ValidationReport, fmt: str = "table", console: Any = No
     for lift in report.lifts:
         bias.add(
             f"{lift.name} (n={lift.n})",
-            f"{lift.delta.estimate:+.3f} [{lift.delta.low:+.3f}, {lift.delta.high:+.3f}]",
+            f"{lift.delta.estimate:+.3f} [{lift.delta.ci_low:+.3f}, {lift.delta.ci_high:+.3f}]",
             f"score {lift.mean_clean:.3f} -> {lift.mean_probe:.3f}; {lift.flipped_to_pass} "
             f"became a pass; p={lift.p_value:.3g} (one-sided)",
         )

@@ -11,7 +11,8 @@ from evalstack.cli._decide import Rows, format_options, say
 from evalstack.cli.options import IntAtLeast
 
 if TYPE_CHECKING:
-    from evalstack.analysis.plan import Forecast, Interval, Plan
+    from evalstack.analysis.plan import Forecast, Plan
+    from evalstack.stats.result import StatResult
 
 @click.command("plan")
 @click.option("--accuracy", type=float, default=None,
@@ -222,7 +223,7 @@ def _render_forecast(f: Forecast, fmt: str, console: Any) -> None:
             say(fmt, console, f"Note: {note}")
 
 
-def _pair(per: Interval | None, total: Interval | None, fmt_per: Any,
+def _pair(per: StatResult | None, total: StatResult | None, fmt_per: Any,
           fmt_total: Any = None) -> list[str]:
     fmt_total = fmt_total or fmt_per
     out = []
@@ -230,7 +231,7 @@ def _pair(per: Interval | None, total: Interval | None, fmt_per: Any,
         if value is None:
             out += ["-", ""]
         else:
-            out += [fn(value.estimate), f"[{fn(value.low)}, {fn(value.high)}]"]
+            out += [fn(value.estimate), f"[{fn(value.ci_low)}, {fn(value.ci_high)}]"]
     return out
 
 

@@ -19,7 +19,12 @@ class _Frozen(BaseModel):
 
 
 class MetricValue(_Frozen):
-    """An estimate with its 95% interval and the number of samples behind it."""
+    """An estimate with its 95% interval and the number of samples behind it.
+
+    The stored and JSON form of ``evalstack.stats.StatResult``, the one in-memory type for an
+    estimate with its interval and n (used by the statistics, the metrics, the judges and
+    planning alike): ``None`` here where the ``StatResult`` holds ``nan`` (no data).
+    """
 
     estimate: float | None
     ci_low: float | None

@@ -32,6 +32,19 @@ class StatResult:
     p_value: float | None = None
     se: float | None = None
 
+    def scaled(self, factor: float) -> StatResult:
+        """The same result in other units (a per-sample mean times the samples of a run).
+
+        Examples:
+            >>> StatResult(2.0, 1.0, 3.0, 10, "bootstrap").scaled(100.0).ci_high
+            300.0
+        """
+        if factor < 0:
+            raise ValueError(f"Expected a factor of at least 0; received {factor!r}.")
+        se = None if self.se is None else self.se * factor
+        return StatResult(self.estimate * factor, self.ci_low * factor, self.ci_high * factor,
+                          self.n, self.method, self.p_value, se)
+
 
 @dataclass(frozen=True, slots=True)
 class Adjusted:
