@@ -163,7 +163,7 @@ def test_gsm8k_on_the_embedded_model_offline(tmp_path):
     # 5-shot prompts are 1,100-1,500 tokens with the chat template: n_ctx 2048 leaves room for
     # the 256-token default; 128 keeps the test short.
     task = gsm8k()
-    task.config = dataclasses.replace(task.config, max_tokens=128)
+    task = dataclasses.replace(task, config=dataclasses.replace(task.config, max_tokens=128))
     result = evaluate([task], ["local/smollm2"],
                       RunConfig(store=str(tmp_path / "s.db"), progress=False, limit=3))
     t = result.tasks[0]

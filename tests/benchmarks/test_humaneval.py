@@ -111,8 +111,9 @@ def test_settings_changed_on_the_auto_task_reach_the_chosen_form():
     """``--max-tokens``, ``--temperature`` and ``--scorer`` change the task before a model is
     known; the form picked later keeps them."""
     task = humaneval()
-    task.config = dataclasses.replace(task.config, max_tokens=64, temperature=0.8)
-    task.scorers = [task.scorers[0], task.scorers[0]]
+    task = dataclasses.replace(
+        task, config=dataclasses.replace(task.config, max_tokens=64, temperature=0.8),
+        scorers=[task.scorers[0], task.scorers[0]])
     chat = task.adapted(CHAT)
     assert (chat.config.max_tokens, chat.config.temperature, chat.config.stop) == (64, 0.8, ())
     assert len(chat.scorers) == 2

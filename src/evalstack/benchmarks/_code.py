@@ -84,7 +84,6 @@ def code_task(fmt: str, build: Callable[[str], Task]) -> Task:
     if fmt != "auto":
         return build(fmt)
     outer = build("completion")
-    outer.args = {**outer.args, "format": "auto"}
     built = outer.config
 
     def for_model(task: Task, capabilities: frozenset[Capability]) -> Task:
@@ -101,5 +100,4 @@ def code_task(fmt: str, build: Callable[[str], Task]) -> Task:
             for_model=None,
         )
 
-    outer.for_model = for_model
-    return outer
+    return dataclasses.replace(outer, args={**outer.args, "format": "auto"}, for_model=for_model)

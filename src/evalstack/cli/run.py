@@ -87,14 +87,14 @@ def run_command(tasks: tuple[str, ...], models: tuple[str, ...], model_args: tup
             spec, fields=fields, scorers=scorers, task_args=targs,
             optional_args={"unsafe_no_sandbox": True} if unsafe_no_sandbox else None,
         ))
-    for t in loaded:
-        changes: dict[str, Any] = {}
-        if max_tokens is not None:
-            changes["max_tokens"] = max_tokens
-        if temperature is not None:
-            changes["temperature"] = temperature
-        if changes:
-            t.config = dataclasses.replace(t.config, **changes)
+    changes: dict[str, Any] = {}
+    if max_tokens is not None:
+        changes["max_tokens"] = max_tokens
+    if temperature is not None:
+        changes["temperature"] = temperature
+    if changes:
+        loaded = [dataclasses.replace(t, config=dataclasses.replace(t.config, **changes))
+                  for t in loaded]
     chosen = _unique_models(models) or [os.environ.get("EVALSTACK_MODEL", DEFAULT_MODEL)]
     args = parse_kv(model_args, "--model-arg")
     result = evaluate(loaded, chosen, run, model_args=args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 from collections.abc import Callable, Iterator, Sequence
@@ -70,9 +71,11 @@ class Dataset(Protocol):
         ...
 
 
-@dataclass
+@dataclass(frozen=True)
 class Task:
     """An evaluation: a dataset, a solver, scorers and settings.
+
+    Frozen: to run a task with other settings, build a new one with ``dataclasses.replace``.
 
     Attributes:
         name: registered or file-derived name.
@@ -155,12 +158,12 @@ def task(
             result = factory(*args, **kwargs)
             if not isinstance(result, Task):
                 raise TypeError(f"@task function {factory.__name__} must return a Task")
-            result.name = name or result.name or factory.__name__
-            if version is not None:
-                result.version = version
             bound = sig.bind(*args, **kwargs)
-            result.args = {**result.args, **bound.arguments}
-            return result
+            return dataclasses.replace(
+                result, name=name or result.name or factory.__name__,
+                version=result.version if version is None else version,
+                args={**result.args, **bound.arguments},
+            )
 
         build.is_evalstack_task = True  # type: ignore[attr-defined]
         build.version = version  # type: ignore[attr-defined]  # for `evalstack list`

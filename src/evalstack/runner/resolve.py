@@ -13,6 +13,7 @@ the exception's one-line message, never a traceback.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import inspect
 import sys
@@ -189,6 +190,5 @@ def resolve_task(spec: str, *, fields: FieldMap = FieldMap(), scorers: Sequence[
             raise ConfigError(f"Task {spec!r}: {exc}. Check the -T/--task-arg names.") from None
     if scorers:
         built = [resolve_scorer(s) for s in scorers]
-        for t in tasks:
-            t.scorers = built
+        tasks = [dataclasses.replace(t, scorers=built) for t in tasks]
     return tasks

@@ -103,7 +103,7 @@ def run_to_row(record: RunRecord) -> dict[str, Any]:
     return row
 
 
-def row_to_run(row: Mapping[str, Any]) -> RunRecord:
+def row_to_run(row: Mapping[Any, Any]) -> RunRecord:
     values = {name: row[name] for name in RUN_FIELDS}
     values["error"] = error_text(values["error"])
     for name in _RUN_REDACTED:
@@ -142,7 +142,7 @@ def sample_to_row(run_id: str, record: SampleRecord, now: datetime) -> dict[str,
     }
 
 
-def row_to_sample(row: Mapping[str, Any]) -> SampleRecord:
+def row_to_sample(row: Mapping[Any, Any]) -> SampleRecord:
     values = {name: row[name] for name in SAMPLE_FIELDS}
     values["output_truncated"] = bool(values["output_truncated"])
     values["cached"] = bool(values["cached"])

@@ -23,6 +23,7 @@ from evalstack.core.records import (
 from evalstack.core.results import RunStatus
 from evalstack.core.text import clean_text
 from evalstack.store import _rows, connect, problems
+from evalstack.store._bulk import BulkInsert
 from evalstack.store.tables import baselines, labels, response_cache, run_leases, runs, samples
 
 _STATUSES = frozenset(get_args(RunStatus))
@@ -56,6 +57,8 @@ class Store:
         self._engine = engine
         self._url = url
         self.url = connect.mask_url(url)
+        self._sample_upsert: BulkInsert | None = None
+        self._cache_insert: BulkInsert | None = None
 
     @classmethod
     def open(cls, url: str | None = None, *, create: bool = True) -> Store:
@@ -254,18 +257,13 @@ class Store:
             return
         now = datetime.now(UTC)
         rows = [_rows.sample_to_row(run_id, r, now) for r in records]
+        upsert = self._sample_upsert
+        if upsert is None:
+            upsert = self._sample_upsert = BulkInsert(
+                _sample_upsert(self._engine.dialect), samples, self._engine.dialect)
         with connect.write_transaction(self._engine) as conn:
-            conn.execute(self._upsert(conn), rows)
+            upsert.execute(conn, rows)
             conn.execute(runs.update().where(runs.c.id == run_id).values(updated_at=now))
-
-    def _upsert(self, conn: sa.Connection) -> Any:
-        if conn.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        stmt = insert(samples)
-        updates = {c.name: stmt.excluded[c.name] for c in samples.c if c.name not in _SAMPLE_KEY}
-        return stmt.on_conflict_do_update(index_elements=list(_SAMPLE_KEY), set_=updates)
 
     def done_keys(self, run_id: str) -> set[tuple[str, int]]:
         """(sample_id, epoch) of every sample of the run stored without an error."""
@@ -283,17 +281,18 @@ class Store:
                 ``None`` for all.
         """
         for row in self._iter_rows(run_id, list(samples.c), errors=errors):
-            yield _rows.row_to_sample(row)
+            yield _rows.row_to_sample(row._mapping)
 
     def iter_scores(self, run_id: str) -> Iterator[ScoreRow]:
         """Stream what a summary needs of each sample, skipping the large text columns."""
         columns = [getattr(samples.c, name) for name in ScoreRow._fields]
+        make = ScoreRow._make  # rows come as tuples in the order of ScoreRow's fields
         for row in self._iter_rows(run_id, columns):
-            yield ScoreRow(**row)
+            yield make(row)
 
     def _iter_rows(
         self, run_id: str, columns: list[Any], *, errors: bool | None = None
-    ) -> Iterator[sa.RowMapping]:
+    ) -> Iterator[sa.Row[Any]]:
         # Keyset pagination: each chunk is a short query, so no connection or read snapshot is
         # held between chunks (an abandoned iterator leaks nothing and blocks no checkpoint).
         key = sa.tuple_(samples.c.sample_id, samples.c.epoch)
@@ -307,18 +306,18 @@ class Store:
         while True:
             query = base if last is None else base.where(key > sa.tuple_(*last))
             with self._engine.connect() as conn:
-                chunk = conn.execute(query).mappings().all()
+                chunk = conn.execute(query).all()
             yield from chunk
             if len(chunk) < _CHUNK:
                 return
-            last = (chunk[-1]["sample_id"], chunk[-1]["epoch"])
+            last = (chunk[-1]._mapping["sample_id"], chunk[-1]._mapping["epoch"])
 
     def score_names(self, run_id: str) -> list[str]:
         """Every scorer name that appears in the run's samples, sorted."""
         names: set[str] = set()
         cols = [samples.c.sample_id, samples.c.epoch, samples.c.scores]
         for row in self._iter_rows(run_id, cols):
-            names.update(row["scores"] or ())
+            names.update(row.scores or ())
         return sorted(names)
 
     def sample_page(
@@ -371,18 +370,19 @@ class Store:
 
     def add_label(self, label: LabelRecord) -> LabelRecord:
         """Store a human label (text is cleaned); returns it with its id."""
-        row = {
+        comment = clean_text(label.comment) if label.comment is not None else None
+        labeller = clean_text(label.labeller)
+        row: dict[str, Any] = {
             "run_id": label.run_id, "sample_id": label.sample_id, "epoch": label.epoch,
             "kind": label.kind, "other_run_id": label.other_run_id,
             "preference": label.preference, "thumbs": label.thumbs,
             "ratings": dict(label.ratings) if label.ratings is not None else None,
-            "comment": clean_text(label.comment) if label.comment is not None else None,
-            "labeller": clean_text(label.labeller), "created_at": label.created_at,
+            "comment": comment, "labeller": labeller, "created_at": label.created_at,
         }
         with connect.write_transaction(self._engine) as conn:
-            new_id = conn.execute(sa.insert(labels).values(**row)).inserted_primary_key[0]
-        return dataclasses.replace(label, id=int(new_id), comment=row["comment"],
-                                   labeller=row["labeller"])
+            key = conn.execute(sa.insert(labels).values(**row)).inserted_primary_key
+        assert key is not None  # an INSERT of one row always has its primary key
+        return dataclasses.replace(label, id=int(key[0]), comment=comment, labeller=labeller)
 
     def list_labels(self, run_id: str | None = None, kind: str | None = None
                     ) -> list[LabelRecord]:
@@ -432,11 +432,7 @@ class Store:
         row = {"name": name, "run_id": run.id, "created_at": now, "updated_at": now,
                "note": None if note is None else clean_text(note)}
         with connect.write_transaction(self._engine) as conn:
-            if conn.dialect.name == "postgresql":
-                from sqlalchemy.dialects.postgresql import insert
-            else:
-                from sqlalchemy.dialects.sqlite import insert
-            stmt = insert(baselines).values(**row)
+            stmt = _dialect_insert(conn.dialect, baselines).values(**row)
             updates = {c: stmt.excluded[c] for c in ("run_id", "updated_at", "note")}
             conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_=updates))
             stored = conn.execute(sa.select(baselines).where(baselines.c.name == name))
@@ -613,12 +609,32 @@ class Store:
             return
         now = datetime.now(UTC)
         rows = [{"key": k, "value": v, "created_at": now} for k, v in items]
+        insert = self._cache_insert
+        if insert is None:
+            dialect = self._engine.dialect
+            insert = self._cache_insert = BulkInsert(
+                _dialect_insert(dialect, response_cache).on_conflict_do_nothing(),
+                response_cache, dialect)
         with connect.write_transaction(self._engine) as conn:
-            if conn.dialect.name == "postgresql":
-                from sqlalchemy.dialects.postgresql import insert
-            else:
-                from sqlalchemy.dialects.sqlite import insert
-            conn.execute(insert(response_cache).on_conflict_do_nothing(), rows)
+            insert.execute(conn, rows)
+
+
+def _dialect_insert(dialect: sa.Dialect, table: sa.Table) -> Any:
+    """``INSERT`` of the dialect's own kind (PostgreSQL's or SQLite's), for ``ON CONFLICT``."""
+    if dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)
+
+
+def _sample_upsert(dialect: sa.Dialect) -> Any:
+    """Insert a sample, replacing the row with the same (run_id, sample_id, epoch)."""
+    stmt = _dialect_insert(dialect, samples)
+    updates = {c.name: stmt.excluded[c.name] for c in samples.c if c.name not in _SAMPLE_KEY}
+    return stmt.on_conflict_do_update(index_elements=list(_SAMPLE_KEY), set_=updates)
 
 
 def _row_to_baseline(row: sa.RowMapping) -> BaselineRecord:
