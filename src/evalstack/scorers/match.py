@@ -30,7 +30,15 @@ _SPACES = re.compile(r"\s+")
 _ARTICLES = re.compile(r"\b(?:a|an|the)\b\s*", re.IGNORECASE)
 
 
+# The ASCII characters of Unicode category P* and the ASCII whitespace, precomputed: most
+# text is ASCII, and a set look-up is much cheaper than unicodedata.category.
+_ASCII_EDGES = frozenset(
+    c for c in map(chr, range(128)) if c.isspace() or unicodedata.category(c).startswith("P"))
+
+
 def _is_edge(ch: str) -> bool:
+    if ch.isascii():
+        return ch in _ASCII_EDGES
     return ch.isspace() or unicodedata.category(ch).startswith("P")
 
 
