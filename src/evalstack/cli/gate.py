@@ -26,7 +26,7 @@ class GateCommand(click.Command):
             return super().make_context(*args, **kwargs)
         except (click.ClickException, EvalstackError) as exc:  # checked flag types raise these
             # a ClassVar in click's stubs; set per instance so only this error exits higher
-            exc.exit_code = max(exc.exit_code, ERROR_EXIT)  # type: ignore[misc]
+            exc.exit_code = max(exc.exit_code, ERROR_EXIT)  # type: ignore[misc, unused-ignore]
             raise
 
     def invoke(self, ctx: click.Context) -> Any:

@@ -73,7 +73,7 @@ class LazyGroup(click.Group):
             from evalstack.core.text import visible
 
             # click types message as Final; it is what format_message() shows, so replace it
-            exc.message = visible(redact_text(exc.message))  # type: ignore[misc]
+            exc.message = visible(redact_text(exc.message))  # type: ignore[misc, unused-ignore]
             raise
         except KeyboardInterrupt:
             click.echo("Interrupted; finished samples are stored. Run again to resume.", err=True)

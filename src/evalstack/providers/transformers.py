@@ -214,13 +214,14 @@ class TransformersProvider(WorkerThreadModel):
                 f"HF_HUB_OFFLINE=1)."
             ) from exc
         try:
-            model.to(self.device)  # type: ignore[arg-type]  # transformers' stub of .to is wrong
+            # transformers types .to() wrongly; unused-ignore: other releases type it right
+            model.to(self.device)  # type: ignore[arg-type, unused-ignore]
         except (RuntimeError, AssertionError, ValueError) as exc:
             raise ConfigError(
                 f"Expected a torch device available here, such as 'cpu'; received device="
                 f"{self.device!r}, which failed: {exc}"
             ) from exc
-        model.eval()  # type: ignore[no-untyped-call]
+        model.eval()  # type: ignore[no-untyped-call, unused-ignore]
         bos = tokenizer.bos_token_id
         with_special = tokenizer("a", add_special_tokens=True)["input_ids"]
         self._bos = [bos] if bos is not None and with_special[:1] == [bos] else []
@@ -363,11 +364,12 @@ class TransformersProvider(WorkerThreadModel):
             torch.manual_seed(self.seed if cfg.seed is None else int(cfg.seed))
         ids = torch.tensor([prompt], device=self.device)
         try:
+            config = GenerationConfig(**options)  # type: ignore[no-untyped-call, unused-ignore]
             with torch.inference_mode():
                 out = model.generate(
                     ids,
                     attention_mask=torch.ones_like(ids),
-                    generation_config=GenerationConfig(**options),  # type: ignore[no-untyped-call]
+                    generation_config=config,
                     stopping_criteria=StoppingCriteriaList([_StopStrings()]) if stops else None,
                 )
         except RuntimeError as exc:

@@ -32,9 +32,10 @@ def _sacrebleu_metric(name: str, purpose: str) -> Any:
     if name == "bleu":
         # The settings of sacrebleu.sentence_bleu.
         # (sacrebleu.metrics re-exports its classes without __all__, hence the ignores)
-        return metrics.BLEU(  # type: ignore[attr-defined]
+        return metrics.BLEU(  # type: ignore[attr-defined, unused-ignore]
             smooth_method="exp", smooth_value=None, effective_order=True)
-    return metrics.CHRF()  # type: ignore[attr-defined]  # the settings of sentence_chrf
+    # the settings of sacrebleu.sentence_chrf
+    return metrics.CHRF()  # type: ignore[attr-defined, unused-ignore]
 
 
 def _sentence_scorer(metric: Any) -> ScoreFn:
