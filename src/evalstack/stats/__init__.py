@@ -12,6 +12,7 @@ Examples:
 
 from evalstack.stats.agreement import cohen_kappa, fleiss_kappa, krippendorff_alpha
 from evalstack.stats.clustered import clustered_se
+from evalstack.stats.confusion import ConfusionRates, confusion_rates
 from evalstack.stats.intervals import bootstrap_ci, mean_ci, wilson_ci
 from evalstack.stats.multiple import benjamini_hochberg, holm
 from evalstack.stats.noninferiority import noninferiority
@@ -30,28 +31,46 @@ from evalstack.stats.power import (
 )
 from evalstack.stats.ppi import ppi_mean
 from evalstack.stats.result import Adjusted, PowerResult, StatResult
+from evalstack.stats.retrieval import (
+    average_precision,
+    hit_rate_at_k,
+    mrr,
+    ndcg_at_k,
+    precision_at_k,
+    recall_at_k,
+    retrieval_summary,
+)
 
 __all__ = [
     "Adjusted",
+    "ConfusionRates",
     "PassAtK",
     "PowerResult",
     "StatResult",
+    "average_precision",
     "benjamini_hochberg",
     "bootstrap_ci",
     "clustered_se",
     "cohen_kappa",
+    "confusion_rates",
     "fleiss_kappa",
+    "hit_rate_at_k",
     "holm",
     "krippendorff_alpha",
     "mcnemar",
     "mean_ci",
     "minimum_detectable_effect",
+    "mrr",
+    "ndcg_at_k",
     "noninferiority",
     "paired_bootstrap",
     "paired_permutation",
     "pass_at_k",
     "pass_at_k_by_problem",
     "ppi_mean",
+    "precision_at_k",
+    "recall_at_k",
+    "retrieval_summary",
     "sample_size_noninferiority",
     "sample_size_paired",
     "sample_size_unpaired",
