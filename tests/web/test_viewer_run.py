@@ -132,3 +132,26 @@ def test_filters_by_score_across_pages(run):
     assert all(s["scores"]["exact_match"] == 0.0 for s in failed["samples"])
     assert rest["next"] is None
     assert bad.status_code == 400 and "exact_match<1" in bad.json()["detail"]
+
+
+def test_a_pipelines_retrieved_documents_and_tool_calls_on_the_sample_page(tmp_path):
+    data = tmp_path / "q.jsonl"
+    data.write_text(json.dumps({"id": "q1", "input": "2+2?", "target": "4"}) + "\n")
+    app = tmp_path / "app.py"
+    app.write_text(
+        "def answer(prompt):\n"
+        f"    return {{'text': '4', 'contexts': [{{'id': 'doc-7', 'text': {XSS!r}, 'score': 0.5}}],"
+        " 'tool_calls': [{'name': 'calc', 'arguments': {'x': '<b>'}}], 'trace_id': 't-1'}\n"
+    )
+    url = str(tmp_path / "store.db")
+    result = CliRunner().invoke(cli, ["run", str(data), "-m", f"python/{app}:answer", "--store",
+                                      url, "--no-progress", "--json"])
+    assert result.exit_code == 0, result.output
+    run_id = json.loads(result.output)["run_id"]
+    with _client(url) as client:
+        view = client.get(f"/api/runs/{run_id}/sample", params={"id": "q1"}).json()
+        page = client.get(f"/runs/{run_id}/sample", params={"id": "q1"}).text
+    assert view["pipeline"]["contexts"] == [{"id": "doc-7", "text": XSS, "score": 0.5}]
+    assert "Retrieved documents" in page and "doc-7" in page and "trace <code>t-1</code>" in page
+    assert "<script>" not in page and "&lt;script&gt;" in page and '"calc"' in page
+    assert "<b>" not in page

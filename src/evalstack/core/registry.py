@@ -23,6 +23,7 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "local": "evalstack.providers.llamacpp:local_provider",
         "transformers": "evalstack.providers.transformers:TransformersProvider",
         "python": "evalstack.providers.callable:CallableProvider",
+        "http": "evalstack.providers.http_app:HttpAppProvider",
         "mock": "evalstack.providers.mock:MockProvider",
     },
     "scorer": {

@@ -70,6 +70,18 @@ class Sample:
         users = [m.content for m in self.input if m.role == "user"]
         return users[-1] if users else ""
 
+    def request_fields(self) -> dict[str, Any]:
+        """What a pipeline target may build its request from: the metadata, ``id`` and
+        ``input`` (the text; chat input as a list of ``{role, content}``). Never the target.
+
+        Examples:
+            >>> Sample("q1", "2+2?", "4", metadata={"topic": "sums"}).request_fields()
+            {'topic': 'sums', 'id': 'q1', 'input': '2+2?'}
+        """
+        value: Any = (self.input if isinstance(self.input, str)
+                      else [m.to_dict() for m in self.input])
+        return {**self.metadata, "id": self.id, "input": value}
+
 
 class Capability(enum.StrEnum):
     """What a provider can do; a task declares which of these it needs."""
@@ -196,14 +208,87 @@ class GenerateConfig:
 
 @dataclass(frozen=True, slots=True)
 class GenerateRequest:
-    """A request to generate text from a conversation."""
+    """A request to generate text from a conversation.
+
+    Attributes:
+        messages: the conversation.
+        config: generation settings.
+        fields: the sample's own fields (``id``, ``input`` and its metadata), for a pipeline
+            target whose request is built from more than the conversation (``http/...``).
+            Providers that do not declare ``uses_sample_fields`` ignore it, and it is part of
+            the cache key only for those that do.
+    """
 
     messages: tuple[ChatMessage, ...]
     config: GenerateConfig = GenerateConfig()
+    fields: Mapping[str, Any] | None = None
 
     @staticmethod
     def from_prompt(prompt: str, config: GenerateConfig = GenerateConfig()) -> GenerateRequest:
         return GenerateRequest((ChatMessage("user", prompt),), config)
+
+
+@dataclass(frozen=True, slots=True)
+class RetrievedDoc:
+    """One document a pipeline retrieved for its answer (any field may be missing).
+
+    Examples:
+        >>> RetrievedDoc("d1", "Paris is in France.", 0.9).to_dict()
+        {'id': 'd1', 'text': 'Paris is in France.', 'score': 0.9}
+    """
+
+    id: str | None = None
+    text: str | None = None
+    score: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "text": self.text, "score": self.score}
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineOutput:
+    """What a whole system (``http/...``, ``python/...``) returned besides its answer text.
+
+    Attributes:
+        contexts: the retrieved documents, best first, when the system reports them.
+        tool_calls: the tool calls it made, as the JSON objects it returned.
+        cost_usd: the cost it reported for this request.
+        trace_id: its trace id (for example an OpenTelemetry trace), to find the spans.
+
+    Examples:
+        >>> out = PipelineOutput(contexts=(RetrievedDoc("d1"),), trace_id="abc")
+        >>> PipelineOutput.from_dict(out.to_dict()) == out
+        True
+    """
+
+    contexts: tuple[RetrievedDoc, ...] | None = None
+    tool_calls: tuple[Mapping[str, Any], ...] | None = None
+    cost_usd: float | None = None
+    trace_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "contexts": None if self.contexts is None else [c.to_dict() for c in self.contexts],
+            "tool_calls": None if self.tool_calls is None else [dict(t) for t in self.tool_calls],
+            "cost_usd": self.cost_usd,
+            "trace_id": self.trace_id,
+        }
+
+    @staticmethod
+    def from_dict(data: Mapping[str, Any]) -> PipelineOutput:
+        contexts = data.get("contexts")
+        calls = data.get("tool_calls")
+        return PipelineOutput(
+            contexts=None if contexts is None else tuple(RetrievedDoc(**c) for c in contexts),
+            tool_calls=None if calls is None else tuple(calls),
+            cost_usd=data.get("cost_usd"),
+            trace_id=data.get("trace_id"),
+        )
+
+    @property
+    def context_ids(self) -> list[str]:
+        """The retrieved documents' ids, in rank order (those without an id left out)."""
+        return [c.id for c in self.contexts or () if c.id is not None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +302,8 @@ class ModelOutput:
         finish_reason: ``stop``, ``length``, ...
         truncated: the text was cut to the configured output cap.
         logprobs: per-token log-probabilities when requested and offered.
+        pipeline: what a pipeline target returned besides the text (retrieved documents,
+            tool calls, its cost, a trace id); ``None`` for a plain model.
     """
 
     text: str
@@ -226,6 +313,7 @@ class ModelOutput:
     finish_reason: str | None = None
     truncated: bool = False
     logprobs: tuple[float, ...] | None = None
+    pipeline: PipelineOutput | None = None
 
 
 @dataclass(frozen=True, slots=True)

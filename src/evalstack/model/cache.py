@@ -23,6 +23,7 @@ from evalstack.core.types import (
     LoglikelihoodOutput,
     LoglikelihoodRequest,
     ModelOutput,
+    PipelineOutput,
 )
 
 # What ``json.dumps(payload, sort_keys=True, ensure_ascii=False)`` uses, built once: dumps
@@ -34,7 +35,9 @@ _LIST_JSON = json.JSONEncoder(ensure_ascii=False)
 class KeySpace:
     """Computes cache keys for one provider identity."""
 
-    def __init__(self, identity: dict[str, Any]) -> None:
+    def __init__(self, identity: dict[str, Any], *, with_fields: bool = False) -> None:
+        #: Whether requests' sample fields are part of the key (a provider that reads them).
+        self.with_fields = with_fields
         encoded = json.dumps(identity, sort_keys=True, default=str).encode("utf-8")
         self.prefix = hashlib.sha256(encoded).hexdigest()[:16]
         self._base = hashlib.sha256(encoded)
@@ -60,8 +63,11 @@ class KeySpace:
             self._config = config
         messages = _LIST_JSON.encode([[m.role, m.content] for m in request.messages])
         epoch_json = repr(epoch) if type(epoch) is int else _KEY_JSON.encode(epoch)
+        fields = ""
+        if self.with_fields and request.fields is not None:
+            fields = f'"fields": {_KEY_JSON.encode(dict(request.fields))}, '
         return self._digest(f'{{"config": {self._config_json}, "epoch": {epoch_json}, '
-                            f'"messages": {messages}, "op": "generate"}}')
+                            f'{fields}"messages": {messages}, "op": "generate"}}')
 
     def loglikelihood(self, request: LoglikelihoodRequest) -> str:
         return self.key({"op": "loglikelihood", "context": request.context,
@@ -78,7 +84,14 @@ def output_to_json(output: ModelOutput | LoglikelihoodOutput) -> dict[str, Any]:
     if names is None:
         names = _FIELDS[kind] = tuple(f.name for f in fields(output))
     data = {name: getattr(output, name) for name in names}
-    data["_type"] = "generate" if isinstance(output, ModelOutput) else "loglikelihood"
+    if isinstance(output, ModelOutput):
+        data["_type"] = "generate"
+        if output.pipeline is None:
+            del data["pipeline"]  # so a plain model's entries read as they always did
+        else:
+            data["pipeline"] = output.pipeline.to_dict()
+    else:
+        data["_type"] = "loglikelihood"
     return data
 
 
@@ -93,6 +106,8 @@ def output_from_json(data: dict[str, Any]) -> ModelOutput | LoglikelihoodOutput:
         )
     if data.get("logprobs") is not None:
         data["logprobs"] = tuple(data["logprobs"])
+    if data.get("pipeline") is not None:
+        data["pipeline"] = PipelineOutput.from_dict(data["pipeline"])
     return ModelOutput(**data)
 
 

@@ -81,7 +81,8 @@ class Model:
         self.concurrency = self.policy.concurrency
         self._semaphore = asyncio.Semaphore(self.concurrency)
         self._limiter = RateLimiter(policy.rpm, policy.tpm)
-        self.keys = KeySpace(provider.identity())
+        self.keys = KeySpace(provider.identity(),
+                             with_fields=bool(getattr(provider, "uses_sample_fields", False)))
         self._rng = random.Random(policy.seed)
         self.requests = 0
         #: Everything this model used, over every call.

@@ -3,8 +3,11 @@
 ``python/<module>:<function>`` (or ``python/<path/to/file.py>:<function>``). The function is
 called with the prompt text as its single positional argument; if it has a parameter named
 ``messages``, it gets the conversation as a list of ``{"role", "content"}`` dicts instead.
-It returns a string, or a dict with ``text`` (or ``output``) and optionally
-``input_tokens``/``output_tokens``. Sync functions run in a worker thread.
+It returns a string, or a dict with ``text`` (or ``output``) and optionally:
+``input_tokens``/``output_tokens`` (or ``usage: {input_tokens, output_tokens}``), ``contexts``
+(the retrieved documents: strings, or objects with ``id``, ``text``, ``score``),
+``tool_calls`` (a list of objects), ``cost_usd`` and ``trace_id``. What it returns besides the
+text is stored with the sample. Sync functions run in a worker thread.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from evalstack.core.errors import ConfigError, ProviderError
 from evalstack.core.provider import public_args
 from evalstack.core.text import cap_text
 from evalstack.core.types import Capability, GenerateRequest, ModelOutput
+from evalstack.providers.pipeline import pipeline_output, tokens_from
 
 
 def load_callable(spec: str) -> Callable[..., Any]:
@@ -90,18 +94,32 @@ class CallableProvider:
             raise
         except Exception as exc:  # the user's pipeline failed: record it against this sample
             raise ProviderError(f"{self.name} raised {type(exc).__name__}: {exc}") from exc
-        if isinstance(result, dict):
-            text = result.get("text", result.get("output"))
-            in_tok, out_tok = result.get("input_tokens"), result.get("output_tokens")
-        else:
-            text, in_tok, out_tok = result, None, None
+        if not isinstance(result, dict):
+            result = {"text": result}
+        text = result.get("text", result.get("output"))
         if not isinstance(text, str):
             raise ProviderError(
                 f"{self.name} returned {type(text).__name__}; expected a string or a dict with "
-                f"'text'."
+                f"'text'.", retryable=False,
             )
         capped, truncated = cap_text(text, self.max_output_chars)
-        return ModelOutput(capped, in_tok, out_tok, model_version=self.name, truncated=truncated)
+        in_tok, out_tok = self._tokens(result)
+        pipeline = pipeline_output(
+            {part: (f"key {part!r}", result.get(part))
+             for part in ("contexts", "tool_calls", "cost_usd", "trace_id")},
+            label=self.name, reply=result)
+        return ModelOutput(capped, in_tok, out_tok, model_version=self.name, truncated=truncated,
+                           pipeline=pipeline)
+
+    def _tokens(self, result: dict[str, Any]) -> tuple[int | None, int | None]:
+        usage = result.get("usage")
+        source = usage if isinstance(usage, dict) else result
+        where = "usage." if isinstance(usage, dict) else ""
+        def read(k: str) -> int | None:
+            return tokens_from(source.get(k), label=self.name, where=f"key {where}{k!r}",
+                               reply=result)
+
+        return read("input_tokens"), read("output_tokens")
 
     async def aclose(self) -> None:
         return None

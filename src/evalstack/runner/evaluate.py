@@ -184,6 +184,8 @@ def _sample_record(sample: Sample, epoch: int, state: TaskState, used: dict[str,
         extra["choice"] = state.choice
     if state.choice_logprobs is not None:
         extra["choice_logprobs"] = list(state.choice_logprobs)
+    if output is not None and output.pipeline is not None:
+        extra["pipeline"] = output.pipeline.to_dict()
     if state.messages and not (len(state.messages) == 1
                                and state.messages[0].content == sample.input):
         extra["prompt"] = [m.to_dict() for m in state.messages]

@@ -46,7 +46,8 @@ class GenerateSolver:
 
     async def __call__(self, state: TaskState, model: ModelCaller) -> TaskState:
         state.messages = build_messages(state.sample, self.template, self.system)
-        request = GenerateRequest(state.messages, self.config or state.config)
+        request = GenerateRequest(state.messages, self.config or state.config,
+                                  fields=state.sample.request_fields())
         state.output = await model.generate(request)
         return state
 

@@ -192,8 +192,21 @@ def sample_view(store: Any, run_id: str, sample_id: str, epoch: int = 1) -> dict
         "judge_cost_usd": record.judge_cost_usd,
         "attempts": record.attempts, "cached": record.cached,
         "model_version": record.model_version,
-        "metadata": {k: v for k, v in record.metadata.items() if k != "prompt"},
+        "metadata": {k: v for k, v in record.metadata.items() if k not in ("prompt", "pipeline")},
+        "pipeline": _pipeline(record.metadata.get("pipeline")),
     }
+
+
+def _pipeline(value: Any) -> dict[str, Any] | None:
+    """What a pipeline target returned besides its text (stored under metadata), if anything."""
+    if not isinstance(value, dict):
+        return None
+    contexts = value.get("contexts")
+    calls = value.get("tool_calls")
+    return {"contexts": [c for c in contexts if isinstance(c, dict)] if isinstance(contexts, list)
+            else None,
+            "tool_calls": calls if isinstance(calls, list) else None,
+            "cost_usd": value.get("cost_usd"), "trace_id": value.get("trace_id")}
 
 
 def compare_view(store: Any, refs: list[str], *, allow_mismatch: bool = False,
