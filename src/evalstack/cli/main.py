@@ -36,6 +36,8 @@ COMMANDS = {
               "LLM judges: validate one against human labels; judge two runs pairwise."),
     "list": ("evalstack.cli.list", "list_command",
              "List built-in tasks (with data availability), scorers, providers and models."),
+    "load": ("evalstack.cli.load", "load_command",
+             "Behaviour under load: throughput, latency, failures and quality by concurrency."),
 }
 
 

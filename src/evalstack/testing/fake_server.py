@@ -10,7 +10,9 @@ default), ``vllm`` or ``llamacpp`` (llama-cpp-python's server: ``max_tokens`` 0 
 end of the context", and ``json_schema`` structured output is an HTTP 500). ``echo``,
 ``only_temperature`` and ``refusal`` reproduce servers without prompt log-probabilities,
 models that take only one temperature, and replies without text. Every request body is kept
-(``FakeServer.bodies()``) so a test can check what a client sent.
+(``FakeServer.bodies()``) so a test can check what a client sent. ``capacity`` (requests
+served at once; the rest queue) and ``degrade_above`` (corrupted replies while more requests
+are in flight) model a server under load, for ``evalstack load`` (docs/load.md).
 
 Run it in-process::
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextvars
 import dataclasses
 import ipaddress
 import json
@@ -36,7 +39,7 @@ import threading
 import time
 import zlib
 from collections import Counter, deque
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +63,11 @@ _TOKEN = re.compile(r"\s*\S+")
 _FLAVOURS = ("openai", "vllm", "llamacpp")
 _ECHO_MODES = ("full", "ignored", "text_only", "none", "rejected")
 _KEPT_BODIES = 10_000
+_MODEL_PATHS = frozenset({"/v1/chat/completions", "/v1/completions", "/v1/messages"})
+# Whether the request being handled arrived while the server was past ``degrade_above``; set
+# per request by the middleware (each aiohttp handler runs in its own task and context).
+_DEGRADED: contextvars.ContextVar[bool] = contextvars.ContextVar("degraded", default=False)
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _ERROR_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -102,6 +110,12 @@ class FakeServerOptions:
         refusal: chat replies have ``content: null`` and this ``refusal`` text.
         n_ctx: the context size, in whitespace tokens, that an unlimited llama.cpp generation
             fills.
+        capacity: at most this many model requests are served at once; the others queue
+            (with ``latency_ms`` each served request takes that long, so latency rises once
+            more than ``capacity`` are in flight). ``None``: unlimited.
+        degrade_above: while more than this many model requests are in flight (queued ones
+            included), a request that arrives gets a corrupted reply (its text reversed, after
+            ``degraded: ``), deterministically, so exact-match quality drops. ``None``: never.
 
     Flavours, where real servers differ:
 
@@ -135,6 +149,8 @@ class FakeServerOptions:
     only_temperature: float | None = None
     refusal: str | None = None
     n_ctx: int = 2048
+    capacity: int | None = None
+    degrade_above: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fault_kinds", tuple(str(k) for k in self.fault_kinds))
@@ -158,6 +174,15 @@ class FakeServerOptions:
                 raise ConfigError(f"Expected {name} >= 0, got {getattr(self, name)!r}.")
         if self.reply_bytes is not None and self.reply_bytes < 0:
             raise ConfigError(f"Expected reply_bytes >= 0, got {self.reply_bytes!r}.")
+        _optional_count("capacity", self.capacity, 1)
+        _optional_count("degrade_above", self.degrade_above, 0)
+
+
+def _optional_count(name: str, value: Any, low: int) -> None:
+    """Refuse a value that is neither ``None`` nor an integer of at least ``low``."""
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                              or value < low):
+        raise ConfigError(f"Expected {name} to be an integer >= {low}, got {value!r}.")
 
 
 def _logprob(token: str) -> float:
@@ -223,6 +248,9 @@ class FakeApp:
         self._latency = options.latency_ms / 1000.0
         self._log = open(options.log, "a", encoding="utf-8", buffering=1) if options.log else None
         self._closing: asyncio.Event | None = None
+        self._slots: asyncio.Semaphore | None = None
+        self.in_flight = 0
+        self.serving = 0
         self.reset()
 
     def reset(self) -> None:
@@ -235,6 +263,9 @@ class FakeApp:
         self.paths: Counter[str] = Counter()
         self.last_request: dict[str, Any] | None = None
         self.bodies: deque[dict[str, Any]] = deque(maxlen=_KEPT_BODIES)
+        self.max_in_flight = 0
+        self.max_serving = 0
+        self.degraded = 0
 
     def stats(self) -> dict[str, Any]:
         """Counters since the last reset, as plain JSON-able values."""
@@ -246,12 +277,18 @@ class FakeApp:
             "prompts": dict(self.prompts),
             "paths": dict(self.paths),
             "last_request": self.last_request,
+            "in_flight": self.in_flight,
+            "max_in_flight": self.max_in_flight,
+            "max_serving": self.max_serving,
+            "degraded": self.degraded,
         }
 
     def build(self) -> web.Application:
         """The aiohttp application (64 MiB request limit, for large-prompt tests)."""
         self._closing = asyncio.Event()
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+        capacity = self.options.capacity
+        self._slots = asyncio.Semaphore(capacity) if capacity is not None else None
+        app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[self._load])
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/completions", self._completions)
         app.router.add_post("/v1/messages", self._messages)
@@ -267,6 +304,36 @@ class FakeApp:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+    # -- load: in-flight counting, the capacity queue and degradation ----------------------
+
+    @web.middleware
+    async def _load(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
+        """Count model requests in flight; serve at most ``capacity`` of them at once."""
+        if request.path not in _MODEL_PATHS:
+            return await handler(request)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        above = self.options.degrade_above
+        degraded = above is not None and self.in_flight > above
+        self.degraded += degraded
+        token = _DEGRADED.set(degraded)
+        try:
+            if self._slots is None:
+                return await self._serve_one(request, handler)
+            async with self._slots:
+                return await self._serve_one(request, handler)
+        finally:
+            self.in_flight -= 1
+            _DEGRADED.reset(token)
+
+    async def _serve_one(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
+        self.serving += 1
+        self.max_serving = max(self.max_serving, self.serving)
+        try:
+            return await handler(request)
+        finally:
+            self.serving -= 1
 
     # -- handlers -----------------------------------------------------------------------
 
@@ -490,6 +557,10 @@ class FakeApp:
         )
 
     def _reply_for(self, prompt: str) -> str:
+        reply = self._undegraded_reply(prompt)
+        return f"degraded: {reply[::-1]}" if _DEGRADED.get() else reply
+
+    def _undegraded_reply(self, prompt: str) -> str:
         if self._replies:
             found = self._replies.get(prompt)
             if found is not None:
@@ -850,6 +921,9 @@ def _parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, FakeServerO
     p.add_argument("--only-temperature", type=float)
     p.add_argument("--refusal")
     p.add_argument("--n-ctx", type=int, default=2048)
+    p.add_argument("--capacity", type=int, help="requests served at once; the rest queue")
+    p.add_argument("--degrade-above", type=int,
+                   help="corrupt replies while more than this many requests are in flight")
     a = p.parse_args(argv)
     try:
         retry_after = None if a.retry_after.lower() == "none" else float(a.retry_after)
@@ -874,6 +948,8 @@ def _parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, FakeServerO
         only_temperature=a.only_temperature,
         refusal=a.refusal,
         n_ctx=a.n_ctx,
+        capacity=a.capacity,
+        degrade_above=a.degrade_above,
     )
     return a, options
 
