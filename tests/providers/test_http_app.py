@@ -150,7 +150,7 @@ def test_a_bad_reply_is_an_error_for_that_sample_only(
 def test_a_missing_template_field_names_the_field_and_what_the_sample_has() -> None:
     provider = HttpAppProvider("127.0.0.1:9/ask", body='{"q": "{question}"}')
     request = GenerateRequest.from_prompt("hi")
-    request = GenerateRequest(request.messages, fields=Sample("s1", "hi", "x").request_fields())
+    request = GenerateRequest(request.messages, sample=Sample("s1", "hi", "x"))
     import asyncio
 
     with pytest.raises(ProviderError, match=r"asks for \{question\}.*Its fields: id, input, "

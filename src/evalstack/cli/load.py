@@ -122,9 +122,7 @@ def _resolve(spec: str, task_args: tuple[str, ...], scorers: tuple[str, ...],
 def _metric(task: Any, metric: str | None) -> str:
     from evalstack.core.errors import ConfigError
 
-    names = [s.spec.name for s in task.scorers]
-    labels = [s.spec.label() if names.count(s.spec.name) > 1 else s.spec.name
-              for s in task.scorers]
+    labels = task.score_names()
     if not labels:
         raise ConfigError(f"Task {task.name!r} has no scorer; give one with --scorer.")
     if metric is None:

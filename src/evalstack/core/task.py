@@ -105,6 +105,13 @@ class Task:
             return self
         return self.for_model(self, capabilities)
 
+    def score_names(self) -> list[str]:
+        """The name each scorer's score is stored under: its name, or its label (name and
+        arguments) when two scorers share a name."""
+        names = [s.spec.name for s in self.scorers]
+        return [s.spec.label() if names.count(s.spec.name) > 1 else s.spec.name
+                for s in self.scorers]
+
     def spec(self) -> dict[str, Any]:
         return {
             "name": self.name,

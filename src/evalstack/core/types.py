@@ -213,15 +213,15 @@ class GenerateRequest:
     Attributes:
         messages: the conversation.
         config: generation settings.
-        fields: the sample's own fields (``id``, ``input`` and its metadata), for a pipeline
-            target whose request is built from more than the conversation (``http/...``).
-            Providers that do not declare ``uses_sample_fields`` ignore it, and it is part of
-            the cache key only for those that do.
+        sample: the sample the request is for, for a pipeline target whose request is built
+            from its fields (``Sample.request_fields``, ``http/...``). Providers that do not
+            declare ``uses_sample_fields`` ignore it, and its fields are part of the cache key
+            only for those that do.
     """
 
     messages: tuple[ChatMessage, ...]
     config: GenerateConfig = GenerateConfig()
-    fields: Mapping[str, Any] | None = None
+    sample: Sample | None = None
 
     @staticmethod
     def from_prompt(prompt: str, config: GenerateConfig = GenerateConfig()) -> GenerateRequest:

@@ -64,8 +64,8 @@ class KeySpace:
         messages = _LIST_JSON.encode([[m.role, m.content] for m in request.messages])
         epoch_json = repr(epoch) if type(epoch) is int else _KEY_JSON.encode(epoch)
         fields = ""
-        if self.with_fields and request.fields is not None:
-            fields = f'"fields": {_KEY_JSON.encode(dict(request.fields))}, '
+        if self.with_fields and request.sample is not None:
+            fields = f'"fields": {_KEY_JSON.encode(request.sample.request_fields())}, '
         return self._digest(f'{{"config": {self._config_json}, "epoch": {epoch_json}, '
                             f'{fields}"messages": {messages}, "op": "generate"}}')
 

@@ -204,9 +204,9 @@ def _env_json(name: str, var: str) -> dict[str, str]:
 def _fields(request: GenerateRequest) -> dict[str, Any]:
     messages = [m.to_dict() for m in request.messages]
     prompt = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
-    own = dict(request.fields) if request.fields is not None else {"input": prompt}
+    own = request.sample.request_fields() if request.sample is not None else {"input": prompt}
     metadata = {k: v for k, v in own.items() if k not in ("id", "input")}
-    return {**metadata, "metadata": metadata, **own, "prompt": prompt, "messages": messages}
+    return {"metadata": metadata, **own, "prompt": prompt, "messages": messages}
 
 
 def render_body(template: Any, fields: Mapping[str, Any], name: str) -> Any:

@@ -93,11 +93,6 @@ class _Plan:
     dataset_hash: str
 
 
-def _score_names(task: Task) -> list[str]:
-    names = [s.spec.name for s in task.scorers]
-    return [s.spec.label() if names.count(s.spec.name) > 1 else s.spec.name for s in task.scorers]
-
-
 def _plan(task: Task, provider: ModelProvider, model_spec: str, model_args: dict[str, Any],
           run: RunConfig) -> _Plan:
     task = task.adapted(provider.capabilities)
@@ -259,7 +254,7 @@ class _SampleLoop:
                  lease: RunLease, run_id: str, *, budget: float) -> None:
         self.plan, self.model, self.writer, self.progress = plan, model, writer, progress
         self.lease, self.run_id, self.budget = lease, run_id, budget
-        self.names = _score_names(plan.task)
+        self.names = plan.task.score_names()
         self._scorers = list(zip(self.names, plan.task.scorers, strict=True))
         self.errors = 0
         self.cost = 0.0
@@ -409,7 +404,7 @@ def _task_result(plan: _Plan, run: RunConfig, totals: RunTotals, run_id: str,
         judge_output_tokens=totals.judge_output_tokens,
         truncated_outputs=totals.truncated, run_id=run_id, dataset_hash=plan.dataset_hash,
         status=status, provider_notes=_provider_notes(plan.provider, task.scorers,
-                                                      _score_names(task)),
+                                                      task.score_names()),
     )
 
 

@@ -215,17 +215,16 @@ def summarize_level(run: LevelRun, base: LevelRun | None, seed: int = 0) -> Leve
     errors = sum(o.failed for o in outcomes.values()) - timeouts
     ok = n - errors - timeouts
     lat = latencies(outcomes)
-    compare = base is not None and base is not run
+    lowest = base if base is not run else None
     return LevelSummary(
         level=run.level, n=n, seconds=run.seconds, stopped=run.stopped,
         throughput=throughput(ok, run.seconds),
         p50=percentile(lat, 0.50), p95=percentile(lat, 0.95), p99=percentile(lat, 0.99),
         errors=wilson_ci(errors, n), timeouts=wilson_ci(timeouts, n),
         quality=_quality(outcomes, seed),
-        quality_vs_lowest=paired_quality(base.outcomes, outcomes, seed)
-        if compare and base is not None else None,
-        failures_vs_lowest=paired_failures(base.outcomes, outcomes)
-        if compare and base is not None else None,
+        quality_vs_lowest=None if lowest is None else paired_quality(lowest.outcomes, outcomes,
+                                                                     seed),
+        failures_vs_lowest=None if lowest is None else paired_failures(lowest.outcomes, outcomes),
     )
 
 

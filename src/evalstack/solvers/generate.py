@@ -47,7 +47,7 @@ class GenerateSolver:
     async def __call__(self, state: TaskState, model: ModelCaller) -> TaskState:
         state.messages = build_messages(state.sample, self.template, self.system)
         request = GenerateRequest(state.messages, self.config or state.config,
-                                  fields=state.sample.request_fields())
+                                  sample=state.sample)
         state.output = await model.generate(request)
         return state
 
