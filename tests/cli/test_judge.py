@@ -212,3 +212,32 @@ def test_a_jury_run_reports_its_agreement(work):
     text = " ".join(result.output.split())
     assert "Jury agreement on llm_jury: 3 jurors" in text
     assert "Krippendorff" in text and "Fleiss" in text and "Cohen" in text
+
+
+FACT_JUDGE = '''
+import json, re
+BLOCK = re.compile(r"<<<(?P<label>[A-Z_]+)-(?P<nonce>\\w+)>>>\\n(?P<body>.*?)\\n"
+                   r"<<<END-(?P=label)-(?P=nonce)>>>", re.DOTALL)
+
+def check(messages):
+    found = {m["label"]: m["body"] for m in BLOCK.finditer(messages[-1]["content"])}
+    words = lambda t: set(re.findall(r"[a-z0-9]+", t.lower()))
+    ok = words(found["STATEMENT"]) <= words(found["CONTEXT"])
+    return json.dumps({"rationale": "words", "verdict": "yes" if ok else "no"})
+'''
+
+
+def test_validate_a_statement_metric_on_summac_labels(work):
+    (work / "fact_judge.py").write_text(FACT_JUDGE)
+    labels = work / "summac.json"
+    labels.write_text(json.dumps({
+        f"x_{i}": {"document": "The cat sat on the mat. It was warm.", "claim": claim,
+                   "label": label, "dataset": "demo"}
+        for i, (claim, label) in enumerate([("The cat sat on the mat.", 1),
+                                            ("The dog sat on the mat.", 0),
+                                            ("It was warm.", 1), ("It was cold.", 0)])}))
+    result = _invoke("judge", "validate", str(labels), "--judge", "python/fact_judge.py:check",
+                     "--scorer", "faithfulness", "--probes", "none", "--json")
+    report = json.loads(result.output)
+    assert report["judge"]["rubric"] == "faithfulness"
+    assert report["judged"] == 4 and report["agreement"]["accuracy"]["estimate"] == 1.0

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -46,13 +46,33 @@ from evalstack.analysis.judge_bias import (
 )
 from evalstack.core.errors import ConfigError, ScorerError
 from evalstack.datasets.labels import HumanLabels, LabelItem
+from evalstack.scorers.judge.model import JudgeModel, JudgeReply
 from evalstack.scorers.judge.pairwise import PairwiseJudge, PairwiseVerdict
 from evalstack.scorers.judge.probes import PROBES, probe_answer, probe_targets
-from evalstack.scorers.judge.scorer import RubricJudge
+from evalstack.scorers.judge.rubric import Rubric
 from evalstack.scorers.judge.verdict import COPIED
 from evalstack.stats.result import StatResult
 
 T = TypeVar("T")
+
+
+class Normalized(Protocol):
+    """A verdict with a value in [0, 1] (what is compared with the human labels)."""
+
+    @property
+    def normalized(self) -> float: ...
+
+
+class GradingJudge(Protocol):
+    """What ``validate_judge`` grades with: a rubric judge (``RubricJudge``) or a
+    statement-checked metric (``evalstack.scorers.judge.rag``: faithfulness, ...)."""
+
+    model: JudgeModel
+    rubric: Rubric
+    template_hash: str
+
+    async def grade(self, question: str, answer: str, reference: str | None = None,
+                    source: str | None = None) -> JudgeReply[Normalized]: ...
 
 
 @dataclass(frozen=True)
@@ -164,7 +184,7 @@ def _probe_pools(labels: HumanLabels) -> tuple[list[tuple[LabelItem, str]],
 
 async def validate_judge(
     labels: HumanLabels,
-    judge: RubricJudge,
+    judge: GradingJudge,
     config: ValidationConfig = ValidationConfig(),
     *,
     pairwise: PairwiseJudge | None = None,
@@ -187,7 +207,7 @@ async def validate_judge(
         The report, ending in a fit-for-purpose verdict.
     """
     tick = _Progress(progress)
-    notes: list[str] = []
+    notes: list[str] = list(labels.notes)
     pair_judge = pairwise or PairwiseJudge(judge.model)
     judge_info: dict[str, Any] = {"model": judge.model.model, "rubric": judge.rubric.name,
                                   "template_hash": judge.template_hash}
@@ -293,7 +313,7 @@ async def validate_judge(
     )
 
 
-def _no_verdicts(judge: RubricJudge, labels: HumanLabels) -> str:
+def _no_verdicts(judge: GradingJudge, labels: HumanLabels) -> str:
     return (
         f"The judge {judge.model.model} gave no usable verdict on any of the "
         f"{len(labels.items)} items of {labels.name}; check that the model can follow the "
@@ -340,7 +360,7 @@ async def _pointwise_position(labels: HumanLabels, pair_judge: PairwiseJudge,
             _first_position_rate(kept, config.confidence), None)
 
 
-async def _run_probes(labels: HumanLabels, judge: RubricJudge, config: ValidationConfig,
+async def _run_probes(labels: HumanLabels, judge: GradingJudge, config: ValidationConfig,
                       clean_scores: dict[int, float], tick: _Progress
                       ) -> tuple[list[Lift], dict[str, int], dict[str, int]]:
     """The paired lift of every probe over the untouched answers it rewrites, the judge

@@ -131,9 +131,23 @@ def pairwise_command(run_a: str, run_b: str, judge_spec: str, judge_args: tuple[
 @click.option("--rubric", default="default", show_default=True,
               help="Rubric for pointwise grading and the probes: a built-in name (default, "
                    "factual_qa, summarization, support, code_review) or a YAML file.")
+@click.option("--scorer", "scorer_name", default="llm_judge", show_default=True,
+              type=click.Choice(["llm_judge", "faithfulness", "context_recall",
+                                 "context_precision", "answer_relevance"]),
+              help="The judge metric to validate: llm_judge (on --rubric), or a "
+                   "statement-checked metric (faithfulness, context_recall, "
+                   "context_precision: the label's source is the context), or "
+                   "answer_relevance (llm_judge on its rubric).")
+@click.option("--undecided", default="count", show_default=True,
+              type=click.Choice(["count", "exclude"]),
+              help="Statement metrics: an undecided statement counts against the value "
+                   "(count) or is left out of it (exclude).")
 @click.option("--format", "fmt", default="auto", show_default=True,
               help="Label file format: auto, evalstack (JSONL), llmbar, summac, unieval, "
-                   "topical_chat.")
+                   "topical_chat, xsum_hallucination.")
+@click.option("--documents", type=click.Path(dir_okay=False), default=None,
+              help="xsum_hallucination labels: the file with the articles (SummaC's "
+                   "xsumfaith.json, or a JSONL of {bbcid, document}).")
 @click.option("--scale", default=None, metavar="MIN-MAX",
               help="The human score scale for pointwise labels, e.g. 1-5 (default: inferred).")
 @click.option("--limit", type=click.IntRange(min=2), default=None,
@@ -163,7 +177,8 @@ def pairwise_command(run_a: str, run_b: str, judge_spec: str, judge_args: tuple[
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @_NO_CACHE
 def validate_command(labels: str, judge_spec: str, judge_args: tuple[str, ...], rubric: str,
-                     fmt: str, scale: str | None, limit: int | None, threshold: float,
+                     scorer_name: str, undecided: str, fmt: str, documents: str | None,
+                     scale: str | None, limit: int | None, threshold: float,
                      probes: str, probe_limit: int, run_ref: str | None, metric: str | None,
                      max_attempts: int, resamples: int, seed: int, store: str | None,
                      as_json: bool, no_progress: bool, no_cache: bool,
@@ -195,6 +210,9 @@ def validate_command(labels: str, judge_spec: str, judge_args: tuple[str, ...], 
       evalstack judge validate labels.jsonl --judge openai/gpt-4o-mini --scale 1-5
       evalstack judge validate llmbar/Dataset/LLMBar/Natural/dataset.json --limit 50
       evalstack judge validate summeval.json --rubric summarization --probes none
+      evalstack judge validate xsumfaith.json --scorer faithfulness --probes none
+      evalstack judge validate hallucination_annotations_xsum_summaries.csv \
+          --documents xsumfaith.json --scorer faithfulness
       evalstack judge validate labels.jsonl --run RUN_ID     # judge-corrected estimate
     """
     from evalstack.analysis.judge_validation import ValidationConfig
@@ -203,8 +221,6 @@ def validate_command(labels: str, judge_spec: str, judge_args: tuple[str, ...], 
     from evalstack.runner.resolve import parse_kv
     from evalstack.scorers.judge.model import JudgeModel
     from evalstack.scorers.judge.probes import PROBES
-    from evalstack.scorers.judge.rubric import load_rubric
-    from evalstack.scorers.judge.scorer import RubricJudge
 
     chosen: tuple[str, ...]
     if probes.strip().lower() == "all":
@@ -219,17 +235,18 @@ def validate_command(labels: str, judge_spec: str, judge_args: tuple[str, ...], 
     if labels.startswith("store:"):
         data = _stored_labels(store, labels.removeprefix("store:"), limit)
     else:
-        data = load_labels(labels, fmt, limit=limit, scale=human_scale)
+        data = load_labels(labels, fmt, limit=limit, scale=human_scale, documents=documents)
     args = parse_kv(judge_args, "--judge-arg")
     with _judge_models(store, no_cache, limits):
         model = JudgeModel(judge_spec, args, max_attempts=max_attempts)
-        judge = RubricJudge(load_rubric(rubric), model)
+        judge = _grading_judge(scorer_name, rubric, undecided, model)
         unlabeled = None
         if run_ref:
             if data.kind != "pointwise":
                 raise ConfigError("--run needs pointwise human scores (a human score per "
                                   "item), not pairwise preferences.")
-            unlabeled = _run_scores(run_ref, metric, store, judge_spec, judge.template_hash)
+            unlabeled = _run_scores(run_ref, metric or scorer_name, store, judge_spec,
+                                    judge.template_hash)
         report = _validate(data, judge, config, unlabeled,
                            progress=not (no_progress or as_json))
     if as_json:
@@ -238,6 +255,25 @@ def validate_command(labels: str, judge_spec: str, judge_args: tuple[str, ...], 
         from evalstack.cli.judge_report import print_report
 
         print_report(report)
+
+
+def _grading_judge(scorer_name: str, rubric: str, undecided: str, model: Any) -> Any:
+    """The judge that ``judge validate`` measures: a rubric judge, or a statement metric."""
+    from evalstack.scorers.judge.rag import (
+        ContextPrecision,
+        ContextRecall,
+        Faithfulness,
+    )
+    from evalstack.scorers.judge.rubric import load_rubric
+    from evalstack.scorers.judge.scorer import RubricJudge
+
+    metrics = {"faithfulness": Faithfulness, "context_recall": ContextRecall,
+               "context_precision": ContextPrecision}
+    if scorer_name in metrics:
+        return metrics[scorer_name](model, undecided, None)
+    if scorer_name == "answer_relevance":
+        rubric = "answer_relevance"
+    return RubricJudge(load_rubric(rubric), model)
 
 
 def _stored_labels(store_url: str | None, run_ref: str, limit: int | None) -> Any:

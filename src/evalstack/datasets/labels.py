@@ -15,6 +15,9 @@ format             file
                    scores: {consistency}}``
 ``topical_chat``   UniEval's Topical-Chat file: a list of ``{source, context, system_output,
                    system_id, scores: {overall, ...}}``
+``xsum_hallucination``  the XSum hallucination annotations (Maynez et al., 2020) as published:
+                   ``hallucination_annotations_xsum_summaries.csv``, with the articles from
+                   a ``documents`` file (the CSV holds none)
 =================  ==========================================================================
 
 A malformed file raises ``ConfigError`` naming the file, the line (JSONL) or item (JSON),
@@ -35,7 +38,7 @@ from evalstack.core.errors import ConfigError
 from evalstack.core.text import clean_text
 from evalstack.datasets.files import _open_text, jsonl_records
 
-LABEL_FORMATS = ("evalstack", "llmbar", "summac", "unieval", "topical_chat")
+LABEL_FORMATS = ("evalstack", "llmbar", "summac", "unieval", "topical_chat", "xsum_hallucination")
 
 _POINTWISE_KEYS = ("answer", "human", "model")
 _PAIRWISE_KEYS = ("answer_a", "answer_b", "preference", "model_a", "model_b")
@@ -100,6 +103,7 @@ class HumanLabels:
             the two ends of ``scale``; ``None`` for pairwise. A judge's score is mapped to
             the nearest of these to compare it with the human one.
         name: a short name for reports, such as ``"llmbar/Natural"`` or ``"summeval"``.
+        notes: what reading the file left out, and why (shown in the validation report).
 
     Examples:
         >>> item = LabelItem(id="1", input="", answer="x", human=1.0)
@@ -112,6 +116,7 @@ class HumanLabels:
     scale: tuple[float, float] | None
     levels: tuple[float, ...] | None
     name: str
+    notes: tuple[str, ...] = ()
 
 
 def load_labels(
@@ -120,6 +125,7 @@ def load_labels(
     *,
     limit: int | None = None,
     scale: tuple[float, float] | None = None,
+    documents: str | Path | None = None,
 ) -> HumanLabels:
     """Read human labels from a file in one of :data:`LABEL_FORMATS`.
 
@@ -149,6 +155,14 @@ def load_labels(
       annotators, so in thirds); ``source`` (the dialogue history) plus ``"\\n\\nFact: "``
       plus ``context`` -> ``source``, ``system_output`` -> ``answer``, ``system_id`` ->
       ``model``; ``input`` is "Continue the dialogue.".
+    * ``xsum_hallucination`` (a ``.csv`` with a ``hallucination_type`` column; auto-detected):
+      pointwise on the scale (0, 1), one item per document and system; ``human`` is the
+      share of the annotators who marked no hallucinated span (``hallucination_type``
+      ``NULL``), as the paper's "faithful" score; ``summary`` -> ``answer``, ``system`` ->
+      ``model`` and ``category``. The articles come from ``documents``: a SummaC
+      ``xsumfaith.json`` (records with ``bbcid`` and ``document``) or a JSONL file of
+      ``{bbcid, document}``. Summaries whose article is not there are left out, and counted
+      in ``notes``.
 
     Args:
         path: the label file.
@@ -158,6 +172,7 @@ def load_labels(
         scale: pointwise: the ``(min, max)`` of the human scale. ``None`` uses the
             format's own scale (0-1 for ``summac`` and ``unieval``) or, for ``evalstack``
             and ``topical_chat``, the smallest and largest human score in the file.
+        documents: ``xsum_hallucination``: the file holding the source articles.
 
     Returns:
         The labels, ``kind`` telling pointwise from pairwise.
@@ -193,9 +208,15 @@ def load_labels(
             f"Label file not found: {p}. Expected a JSONL file of labelled items or a JSON "
             f"file in one of the formats {', '.join(LABEL_FORMATS)}."
         )
+    notes: tuple[str, ...] = ()
     if format == "evalstack" or (format == "auto" and p.suffix.lower() in (".jsonl", ".ndjson")):
         kind, items = _read_evalstack(p)
         fmt = "evalstack"
+    elif format == "xsum_hallucination" or (format == "auto" and p.suffix.lower() == ".csv"):
+        from evalstack.datasets.xsum_labels import read_xsum_hallucination
+
+        kind, items, notes = read_xsum_hallucination(p, documents)
+        fmt = "xsum_hallucination"
     else:
         data = _read_json(p)
         fmt = _detect(p, data) if format == "auto" else format
@@ -210,13 +231,14 @@ def load_labels(
                 "have no scale. Drop the scale."
             )
         kept = items if limit is None else items[:limit]
-        return HumanLabels("pairwise", tuple(item for item, _ in kept), None, None, name)
+        return HumanLabels("pairwise", tuple(item for item, _ in kept), None, None, name, notes)
     fixed = given_scale or _FIXED_SCALES.get(fmt)
     final_scale = fixed or _infer_scale(p, items)
     _check_in_scale(p, items, final_scale, given=given_scale is not None)
     levels = scale_levels([item.human for item, _ in items if item.human is not None], final_scale)
     kept = items if limit is None else items[:limit]
-    return HumanLabels("pointwise", tuple(item for item, _ in kept), final_scale, levels, name)
+    return HumanLabels("pointwise", tuple(item for item, _ in kept), final_scale, levels, name,
+                       notes)
 
 
 # --- evalstack JSONL -------------------------------------------------------------------
@@ -349,8 +371,9 @@ def _detect(path: Path, data: Any) -> str:
         f"{_preview(data)}. Expected one of: evalstack (.jsonl, one item per line), llmbar "
         "(a JSON list of {input, output_1, output_2, label}), summac (a JSON object of "
         "{document, claim, label}), unieval (a JSON list of {source, system_output, "
-        "scores: {consistency}}), topical_chat (the same with scores: {overall}). Pass "
-        "--format (format= in Python) to choose one."
+        "scores: {consistency}}), topical_chat (the same with scores: {overall}), "
+        "xsum_hallucination (the .csv of Maynez et al., with --documents). Pass --format "
+        "(format= in Python) to choose one."
     )
 
 
@@ -461,7 +484,8 @@ _READERS = {
     "unieval": _read_unieval,
     "topical_chat": _read_topical_chat,
 }
-_FIXED_SCALES: dict[str, tuple[float, float]] = {"summac": (0.0, 1.0), "unieval": (0.0, 1.0)}
+_FIXED_SCALES: dict[str, tuple[float, float]] = {"summac": (0.0, 1.0), "unieval": (0.0, 1.0),
+                                                 "xsum_hallucination": (0.0, 1.0)}
 
 
 def _score(record: Mapping[str, Any], where: str, key: str) -> float:

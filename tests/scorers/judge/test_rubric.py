@@ -18,6 +18,7 @@ EXPECTED = {
     "summarization": ("faithfulness", "coverage", "no_added_facts"),
     "support": ("helpfulness", "accuracy", "tone"),
     "code_review": ("correctness", "robustness", "readability"),
+    "answer_relevance": ("relevance",),
 }
 
 

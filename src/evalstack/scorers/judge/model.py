@@ -35,6 +35,7 @@ from evalstack.model.usage import JUDGE_ROLE, Usage
 from evalstack.scorers.judge.verdict import VerdictError
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 #: The model used as judge when none is named: the embedded model (weak, but always there).
 DEFAULT_JUDGE = "local/smollm2"
@@ -43,7 +44,7 @@ _KEEP_REPLY_CHARS = 2_000
 
 
 @dataclass(frozen=True, slots=True)
-class JudgeReply(Generic[T]):
+class JudgeReply(Generic[T_co]):
     """A parsed verdict and the facts recorded with it.
 
     Attributes:
@@ -55,7 +56,7 @@ class JudgeReply(Generic[T]):
         input_tokens / output_tokens: usage summed over the attempts, when reported.
     """
 
-    verdict: T
+    verdict: T_co
     text: str
     model: str
     version: str | None

@@ -24,6 +24,7 @@ from typing import Any
 
 from evalstack.core.errors import ConfigError
 from evalstack.core.text import clean_text
+from evalstack.core.types import StructuredOutput
 from evalstack.scorers.judge.rubric import Rubric
 
 # Bump when the wording changes in a way the constants below do not show (they are hashed).
@@ -255,3 +256,33 @@ def verdict_gbnf(rubric: Rubric) -> str:
         f'scores ::= "{{" ws {pairs} ws "}}"\n'
         f"score ::= {levels}" + _GBNF_TAIL
     )
+
+
+def choice_verdict_format(name: str, key: str, values: tuple[str, ...],
+                          rationale_chars: int = 600) -> StructuredOutput:
+    """The structured-output constraint for ``{"rationale": str, key: one of values}``: a
+    JSON schema and a GBNF grammar that writes the rationale first.
+
+    Examples:
+        >>> fmt = choice_verdict_format("v", "verdict", ("yes", "no"))
+        >>> json.loads(fmt.json_schema)["properties"]["verdict"]["enum"]
+        ['yes', 'no']
+    """
+    schema = {
+        "type": "object",
+        "properties": {"rationale": {"type": "string"},
+                       key: {"type": "string", "enum": list(values)}},
+        "required": ["rationale", key],
+        "additionalProperties": False,
+    }
+    choices = " | ".join(f'"\\"{v}\\""' for v in values)
+    gbnf = (
+        f'root ::= "{{" ws "\\"rationale\\"" ws ":" ws string ws "," ws {key}key ws "}}" ws\n'
+        f'{key}key ::= "\\"{key}\\"" ws ":" ws {key}\n'
+        f"{key} ::= {choices}\n"
+        f'string ::= "\\"" char{{0,{rationale_chars}}} "\\""\n'
+        'char ::= [^"\\\\\\x7F\\x00-\\x1F] | "\\\\" ( ["\\\\/bfnrt] | "u" [0-9a-fA-F]{4} )\n'
+        "ws ::= [ \\t\\n]{0,8}\n"
+    )
+    return StructuredOutput(name, json.dumps(schema, sort_keys=True), gbnf)
+

@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from evalstack.core.errors import ConfigError, UnknownNameError, validation_problems
 
 BUILTIN_RUBRICS: tuple[str, ...] = ("default", "factual_qa", "summarization", "support",
-                                    "code_review")
+                                    "code_review", "answer_relevance")
 """Names of the rubric templates shipped in ``evalstack/scorers/judge/templates``."""
 
 # Scores are small integers: the GBNF grammar enumerates every allowed value.
