@@ -52,6 +52,10 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "context_recall": "evalstack.scorers.judge.rag:context_recall",
         "context_precision": "evalstack.scorers.judge.rag:context_precision",
         "answer_relevance": "evalstack.scorers.judge.rag:answer_relevance",
+        "coverage": "evalstack.scorers.judge.rag:coverage",
+        "hallucination": "evalstack.scorers.judge.rag:hallucination",
+        "summary_length": "evalstack.scorers.readability:summary_length",
+        "readability": "evalstack.scorers.readability:readability",
         "strict_choice": "evalstack.scorers.choice:strict_choice",
         "strict_match": "evalstack.scorers.extract:strict_match",
         "flexible_extract": "evalstack.scorers.extract:flexible_extract",
@@ -73,6 +77,7 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "mt_bench": "evalstack.benchmarks.mt_bench:mt_bench",
         "humaneval": "evalstack.benchmarks.humaneval:humaneval",
         "mbpp": "evalstack.benchmarks.mbpp:mbpp",
+        "summarization": "evalstack.benchmarks.summarization:summarization",
     },
 }
 

@@ -54,6 +54,8 @@ Undecided = Literal["count", "exclude"]
 UNDECIDED_POLICIES = ("count", "exclude")
 #: The field of a sample that may hold its contexts when the target returns none.
 CONTEXTS_FIELD = "contexts"
+#: The field of a sample that may hold a summary's key points (else: the reference).
+KEY_POINTS_FIELD = "key_points"
 _MAX_STATEMENTS = 30
 
 
@@ -313,6 +315,59 @@ class ContextRecall(StatementMetric):
         return self.checked(found, share_supported(found, self.policy), truncated)
 
 
+class KeyPointCoverage(StatementMetric):
+    name = "coverage"
+    description = "Does the summary state each key point of the reference?"
+
+    async def __call__(self, sample: Sample, state: TaskState) -> Score:
+        points = sample.metadata.get(KEY_POINTS_FIELD)
+        if points is not None and not (isinstance(points, list)
+                                       and all(isinstance(p, str) for p in points)):
+            raise ScorerError(f"sample {sample.id!r}: expected field {KEY_POINTS_FIELD!r} to "
+                              f"be a list of strings; it is {type(points).__name__}.")
+        reference = "\n".join(points) if points else (
+            "\n".join(t for t in sample.targets if t) or None)
+        tally = await self.tally(sample.input_text(), state.completion, reference, ())
+        return self.score(tally)
+
+    async def tally(self, question: str, answer: str, reference: str | None,
+                    contexts: Sequence[str]) -> StatementTally:
+        """Each key point (a line of ``reference``, or its sentences) checked against the
+        answer: the answer is the context here."""
+        if not reference:
+            raise ScorerError(f"coverage needs key points: a {KEY_POINTS_FIELD!r} field (a "
+                              "list of strings) or a reference summary (the target).")
+        if not answer.strip():
+            return self.checked([CheckedStatement(p, "no", "the summary is empty")
+                                 for p in split_sentences(reference)], 0.0, 0)
+        found, truncated = await self.check_all(split_sentences(reference), answer)
+        return self.checked(found, share_supported(found, self.policy), truncated)
+
+    async def grade(self, question: str, answer: str, reference: str | None = None,
+                    source: str | None = None) -> JudgeReply[StatementTally]:
+        tally = await self.tally(question, answer, reference, ())
+        return JudgeReply(tally, "", self.model.model, self.judge.version,
+                          sum(s.attempts for s in tally.statements),
+                          sum(s.input_tokens for s in tally.statements),
+                          sum(s.output_tokens for s in tally.statements))
+
+
+class Hallucination(Faithfulness):
+    """1 when the judge found a claim of the answer unsupported (under ``count``, an
+    undecided claim too), else 0: a rate with a Wilson interval over the run."""
+
+    name = "hallucination"
+    description = "Does the answer make a claim the context does not support?"
+
+    def score(self, tally: StatementTally) -> Score:
+        base = super().score(tally)
+        flagged = tally.unsupported > 0 or (tally.undecided_policy == "count"
+                                            and tally.undecided > 0)
+        return Score(value=1.0 if flagged else 0.0, kind="binary",
+                     answer="hallucinated" if flagged else "faithful",
+                     explanation=base.explanation, metadata=base.metadata)
+
+
 class ContextPrecision(StatementMetric):
     name = "context_precision"
     description = "Are the retrieved passages useful, the useful ones ranked first?"
@@ -398,6 +453,32 @@ def context_precision(judge: str | ModelProvider = DEFAULT_JUDGE,
     """Average precision of the retrieved passages judged useful for the question."""
     return _build(ContextPrecision, judge, judge_args, undecided, context_field,
                   max_statements, max_attempts, max_tokens, concurrency, structured)
+
+
+@component("scorer")
+def coverage(judge: str | ModelProvider = DEFAULT_JUDGE,
+             judge_args: Mapping[str, Any] | None = None, undecided: str = "count",
+             max_statements: int = _MAX_STATEMENTS, max_attempts: int = 3,
+             max_tokens: int = 256, concurrency: int = 4, structured: bool = True
+             ) -> StatementMetric:
+    """The share of the key points (a ``key_points`` field, else the reference's sentences)
+    that the answer states, each checked by the judge against the answer."""
+    return _build(KeyPointCoverage, judge, judge_args, undecided, None, max_statements,
+                  max_attempts, max_tokens, concurrency, structured)
+
+
+@component("scorer")
+def hallucination(judge: str | ModelProvider = DEFAULT_JUDGE,
+                  judge_args: Mapping[str, Any] | None = None, undecided: str = "count",
+                  context_field: str | None = None, max_statements: int = _MAX_STATEMENTS,
+                  max_attempts: int = 3, max_tokens: int = 256, concurrency: int = 4,
+                  structured: bool = True) -> StatementMetric:
+    """1 when an answer makes a claim the context does not support (binary, so the run's
+    hallucination rate has a Wilson interval). It asks the same checks as
+    ``faithfulness``, so with both in one run the judge's replies are shared through the
+    cache."""
+    return _build(Hallucination, judge, judge_args, undecided, context_field, max_statements,
+                  max_attempts, max_tokens, concurrency, structured)
 
 
 @component("scorer")
