@@ -7,12 +7,16 @@ import gc
 import json
 import os
 import sys
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from evalstack.cli.options import FiniteFloat, IntAtLeast, build_run_config, run_config_options
 from evalstack.core.types import MAX_TEMPERATURE
+
+if TYPE_CHECKING:
+    from evalstack.runner.config import RunConfig
 
 DEFAULT_MODEL = "local/smollm2"
 
@@ -66,6 +70,8 @@ def run_command(tasks: tuple[str, ...], models: tuple[str, ...], model_args: tup
       a Python file           tasks.py (every @task) or tasks.py@name
       an eval file            my_eval.yaml (dataset + template + scorers)
       a JSONL or CSV file     cases.jsonl with "input" and "target" fields
+      a suite file            suite.yaml: tasks x targets x prompt templates (docs/matrix.md),
+                              given alone; its runs are ranked by `evalstack select --suite`
 
     \b
     Examples:
@@ -88,6 +94,14 @@ def run_command(tasks: tuple[str, ...], models: tuple[str, ...], model_args: tup
     gc.set_threshold(_YOUNG_GENERATION, *gc.get_threshold()[1:])
     show_progress = not no_progress and sys.stderr.isatty()
     run = build_run_config(flags, progress=show_progress)
+    suite = _suite_file(tasks)
+    if suite is not None:
+        _refuse_with_suite(suite, models=models, model_args=model_args, task_args=task_args,
+                           scorers=scorers, max_tokens=max_tokens, temperature=temperature,
+                           fields=(input_field, target_field, id_field) != ("input", "target",
+                                                                            "id"))
+        _run_suite(suite, run, unsafe_no_sandbox, report_path, as_json)
+        return
     fields = FieldMap(input=input_field, target=target_field, id=id_field)
     targs = parse_kv(task_args, "--task-arg")
     loaded = []
@@ -128,6 +142,88 @@ def run_command(tasks: tuple[str, ...], models: tuple[str, ...], model_args: tup
         from evalstack.cli.safe import echo
 
         echo(f"Report written to {report_path}")
+
+
+def _suite_file(tasks: tuple[str, ...]) -> Path | None:
+    """The suite file among TASKs (``docs/matrix.md``), if any; a suite must be alone."""
+    from evalstack.runner.matrix import is_suite_file
+
+    suites = [t for t in tasks if is_suite_file(Path(t))]
+    if not suites:
+        return None
+    if len(tasks) > 1:
+        from evalstack.core.errors import ConfigError
+
+        others = ", ".join(t for t in tasks if t != suites[0])
+        raise ConfigError(
+            f"{suites[0]} is a suite file, which lists its own tasks and targets, so it must be "
+            f"the only TASK; received also {others}. Add them to the suite's `tasks`, or run "
+            f"them separately."
+        )
+    return Path(suites[0])
+
+
+def _refuse_with_suite(path: Path, **given: Any) -> None:
+    """Options a suite sets in its file are refused on the command line, not ignored."""
+    keys = {"models": ("-m/--model", "targets"), "model_args": ("-M/--model-arg", "targets"),
+            "task_args": ("-T/--task-arg", "tasks[].args"), "scorers": ("-s/--scorer",
+            "tasks[].scorers"), "max_tokens": ("--max-tokens", "generation.max_tokens"),
+            "temperature": ("--temperature", "generation.temperature"),
+            "fields": ("--input-field/--target-field/--id-field", "tasks[].input_field")}
+    for name, (flag, field) in keys.items():
+        value = given[name]  # --temperature 0 is given, though falsy
+        if value is not None and value is not False and value != ():
+            from evalstack.core.errors import ConfigError
+
+            raise ConfigError(
+                f"{flag} was given with the suite file {path}, which sets it in the file: put "
+                f"it under `{field}` there instead (the run options, such as --limit and "
+                f"--store, do apply to a suite)."
+            )
+
+
+def _run_suite(path: Path, run: RunConfig, unsafe_no_sandbox: bool, report_path: str | None,
+               as_json: bool) -> None:
+    from evalstack.cli.safe import echo
+    from evalstack.runner.matrix import load_suite, run_suite
+
+    suite = load_suite(path, optional_args={"unsafe_no_sandbox": True}
+                       if unsafe_no_sandbox else None)
+    cells = run_suite(suite, run)
+    if report_path:
+        from evalstack.store import Store
+        from evalstack.web.report import write_report
+
+        store = Store.open(run.store)
+        try:
+            write_report(store, [c.result.run_id for c in cells], report_path)
+        finally:
+            store.close()
+    if as_json:
+        click.echo(json.dumps({"suite": suite.name, "runs": [
+            {"task": c.task, "target": c.target, "template": c.template,
+             **c.result.model_dump(mode="json")} for c in cells]}))
+        return
+    from evalstack.cli._decide import Rows
+    from evalstack.cli.render import make_console
+
+    rows = Rows(f"Suite {suite.name}: {len(cells)} runs (95% intervals)",
+                ["task", "target", "template", "status", "n", "metric", "score [95% CI]",
+                 "run id"], right=(4, 6))
+    for c in cells:
+        name, value = next(iter(c.result.metrics.items()), ("-", None))
+        shown = "-" if value is None or value.estimate is None else (
+            f"{value.estimate:.3f} [{value.ci_low:.3f}, {value.ci_high:.3f}]")
+        rows.add(c.task, c.target, c.template, c.result.status, c.result.samples, name, shown,
+                 c.result.run_id)
+    rows.print("table", make_console())
+    import shlex
+
+    # a URL may hold a password: it is not repeated on the terminal
+    store_flag = ("" if not run.store else " --store ..." if "://" in run.store
+                  else f" --store {shlex.quote(run.store)}")
+    echo(f"Choose among the templates with: evalstack select --suite {suite.name}{store_flag}"
+         f" (add --by category for one ranking per category)")
 
 
 def _unique_models(models: tuple[str, ...]) -> list[str]:
