@@ -168,3 +168,59 @@ def test_choose_knee_gives_reasons() -> None:
     assert knee.excluded[8] == ["p95 500 ms > SLO 100 ms"]
     assert knee.excluded[16][0].startswith("failures")
     assert choose_knee(summarize_levels([_run(1, 500)]), slo_ms=100).level is None
+
+
+# -- the stored load test -----------------------------------------------------------------
+
+
+def test_each_load_test_is_stored_and_its_id_printed(echo_task: Path, tmp_path: Path) -> None:
+    from evalstack.store import Store
+    from evalstack.store.loadtests import get_load_test, list_load_tests
+
+    url = str(tmp_path / "load.db")
+    with FakeServer(latency_ms=5) as server:
+        report = load_json(server, echo_task, "--levels", "1,4", "--samples", "8",
+                           "--store", url, "-M", "api_key=sk-not-stored", "--seed", "3")
+    with Store.open(url, create=False) as store:
+        (stored,) = list_load_tests(store)
+        again = get_load_test(store, report["load_test_id"][:12])
+    assert stored.id == report["load_test_id"] == again.id
+    assert stored.model == "openai/m" and stored.task_name == "echo"
+    assert stored.metric == "exact_match" and stored.knee == report["knee"] == 4
+    assert stored.levels == report["results"]
+    assert stored.settings["levels"] == [1, 4] and stored.settings["samples"] == 8
+    assert stored.settings["seed"] == 3 and stored.settings["task_version"] == 1
+    assert stored.model_args == {"base_url": server.url}  # the secret argument is dropped
+    assert stored.as_report() == report  # what --json printed, read back
+
+
+def test_the_table_names_the_stored_load_test(echo_task: Path, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from evalstack.store import Store
+    from evalstack.store.loadtests import list_load_tests
+
+    monkeypatch.setenv("EVALSTACK_STORE", str(tmp_path / "default.db"))  # the default store
+    report = tmp_path / "load.html"
+    r = invoke("mock/echo", str(echo_task), "--levels", "1,2", "--samples", "4",
+               "--report", str(report))
+    assert r.exit_code == 0, r.output
+    with Store.open(str(tmp_path / "default.db"), create=False) as store:
+        (stored,) = list_load_tests(store)
+    assert f"Stored as load test {stored.id}" in r.stdout
+    assert f"evalstack report --load {stored.id}" in r.stdout
+    html = report.read_text(encoding="utf-8")
+    assert stored.id in html and html.count("<svg") == 3
+
+
+def test_a_store_that_fails_on_saving_still_shows_what_was_measured(
+        echo_task: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from evalstack.core.errors import StoreError
+    from evalstack.store import loadtests
+
+    def refuse(store: Any, record: Any) -> None:
+        raise StoreError("The store is read-only.")
+
+    monkeypatch.setattr(loadtests, "save_load_test", refuse)
+    r = invoke("mock/echo", str(echo_task), "--levels", "1,2", "--samples", "4", "--json")
+    assert r.exit_code == StoreError.exit_code
+    assert json.loads(r.stdout)["knee"] == 2 and "read-only" in r.stderr

@@ -4,7 +4,6 @@ rises, and the knee: the highest level that keeps the latency SLO and the qualit
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import click
@@ -55,12 +54,17 @@ _SECONDS = FiniteFloat(0, low_open=True, what="a number of seconds", example="30
 @click.option("--format", "fmt", type=click.Choice(("table", "markdown", "json")),
               default="table", show_default=True, help="Output: a table, Markdown or JSON.")
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option("--store", envvar="EVALSTACK_STORE", default=None, show_envvar=True,
+              help="Store URL or path the load test is saved in [default: the user store].")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write a self-contained HTML report with the charts to this file.")
 def load_command(target: str, task: str, levels: str, samples: int | None,
                  seconds: float | None, slo_ms: float | None, alpha: float,
                  metric: str | None, model_args: tuple[str, ...], task_args: tuple[str, ...],
                  scorers: tuple[str, ...], input_field: str, target_field: str, id_field: str,
                  timeout: float | None, max_retries: int, retry_time: float | None, seed: int,
-                 fmt: str, as_json: bool) -> None:
+                 fmt: str, as_json: bool, store: str | None, report_path: str | None
+                 ) -> None:
     """Send TASK's samples to TARGET at each concurrency level and find the knee.
 
     \b
@@ -75,23 +79,82 @@ def load_command(target: str, task: str, levels: str, samples: int | None,
     The knee is the highest level whose p95 is within --slo-ms and that is not
     significantly worse (at --alpha) than the lowest level in quality or in failures.
 
+    The result is saved in the store (the levels' own runs are not) and its id printed:
+    the viewer (`evalstack view`, page Load) and `evalstack report --load ID` draw
+    latency, throughput and quality against concurrency, with the knee marked.
+
     \b
     Example:
       evalstack load openai/m cases.jsonl -M base_url=http://127.0.0.1:8000/v1 \\
           --levels 1,2,4,8,16,32,64 --samples 200 --slo-ms 500
     """
+    from evalstack.core.errors import EvalstackError
     from evalstack.runner.load import parse_levels
+    from evalstack.store import Store
 
     chosen = parse_levels(levels)
     run = _run_config(samples, timeout, max_retries, retry_time, seed)
     loaded = _resolve(task, task_args, scorers, input_field, target_field, id_field)
     name = _metric(loaded, metric)
-    report = _measure(loaded, target, run, chosen, name, model_args, seconds, slo_ms, alpha,
-                      quiet=as_json or fmt == "json")
+    with Store.open(store) as st:  # opened first: a bad --store fails before any request
+        report = _measure(loaded, target, run, chosen, name, model_args, seconds, slo_ms,
+                          alpha, quiet=as_json or fmt == "json")
+        settings = {"samples": samples, "timeout": timeout, "max_retries": max_retries,
+                    "retry_time": retry_time, "seed": seed,
+                    "task_version": loaded.version}
+        try:
+            record = _save(st, report, settings, model_args)
+        except EvalstackError:
+            _show(report, fmt, as_json)  # what was measured is not lost with the store
+            raise
+        report = {"load_test_id": record.id, **report}
+        if report_path:
+            from evalstack.web.report import write_report
+
+            write_report(st, [], report_path, load_ids=[record.id])
+    if _show(report, fmt, as_json):
+        return
+    from evalstack.cli._decide import say
+    from evalstack.cli.render import make_console
+
+    console = make_console()
+    say(fmt, console, f"Stored as load test {record.id}: see it in `evalstack view` "
+                      f"(/load/{record.id}) or with `evalstack report --load {record.id} "
+                      "-o report.html`.")
+    if report_path:
+        say(fmt, console, f"Report written to {report_path}")
+
+
+def _show(report: dict[str, Any], fmt: str, as_json: bool) -> bool:
+    """Print ``report`` in the chosen format; whether that was JSON."""
     if as_json or fmt == "json":
         click.echo(json.dumps(report))
-        return
+        return True
     _print(report, fmt)
+    return False
+
+
+def _save(store: Any, report: dict[str, Any], settings: dict[str, Any],
+          model_args: tuple[str, ...]) -> Any:
+    """Store ``report`` (what ``--json`` prints) as a load test; returns its record."""
+    from datetime import UTC, datetime
+
+    from evalstack._version import __version__
+    from evalstack.runner.evaluate import git_revision
+    from evalstack.runner.resolve import parse_kv
+    from evalstack.store import new_id
+    from evalstack.store.loadtests import LoadTestRecord, save_load_test
+
+    keep = ("levels", "slo_ms", "alpha", "seconds_limit")
+    record = LoadTestRecord(
+        id=new_id(), created_at=datetime.now(UTC), task_name=report["task"],
+        model=report["model"], model_args=parse_kv(model_args, "--model-arg"),
+        metric=report["metric"], knee=report["knee"],
+        settings={**{k: report[k] for k in keep}, **settings}, levels=report["results"],
+        package_version=__version__, git_revision=git_revision(),
+    )
+    save_load_test(store, record)
+    return record
 
 
 def _run_config(samples: int | None, timeout: float | None, max_retries: int,
@@ -159,81 +222,16 @@ def _measure(task: Any, target: str, run: Any, levels: list[int], metric: str,
     }
 
 
-def _ms(r: dict[str, Any] | None) -> str:
-    """A latency with its interval; ``timeout`` where it is at the timeout."""
-    if r is None or (r["estimate"] is None and "at_timeout" not in r):
-        return "-"
-    timed = r.get("at_timeout", {})
-    est = "timeout" if timed.get("estimate") else f"{r['estimate']:.0f}"
-    high = "timeout" if timed.get("ci_high") else f"{r['ci_high']:.0f}"
-    low = "-" if r["ci_low"] is None else f"{r['ci_low']:.0f}"
-    return f"{est} [{low}, {high}]"
-
-
-def _rate(r: dict[str, Any] | None, digits: int = 3) -> str:
-    if r is None or r["estimate"] is None:
-        return "-"
-    return f"{r['estimate']:.{digits}f} [{r['ci_low']:.{digits}f}, {r['ci_high']:.{digits}f}]"
-
-
-def _pct(r: dict[str, Any] | None) -> str:
-    if r is None or r["estimate"] is None:
-        return "-"
-    return f"{100 * r['estimate']:.1f}% [{100 * r['ci_low']:.1f}, {100 * r['ci_high']:.1f}]"
-
-
-def _vs(r: dict[str, Any] | None) -> str:
-    if r is None:
-        return "(baseline)"
-    if r["estimate"] is None:
-        return "-"
-    p = r.get("p_value")
-    shown = "-" if p is None or math.isnan(p) else f"{p:.2g}"
-    return f"{r['estimate']:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] p={shown}"
-
-
 def _print(report: dict[str, Any], fmt: str) -> None:
     from evalstack.cli._decide import Rows, say
     from evalstack.cli.render import make_console
+    from evalstack.runner.load import LEVEL_COLUMNS, level_cells, verdict_lines
 
     console = make_console()
     rows = Rows(f"load: {report['task']} on {report['model']} ({report['metric']})",
-                ["level", "n", "ok/s", "p50 ms", "p95 ms", "p99 ms", "errors", "timeouts",
-                 "quality", "vs lowest (paired)"], right=range(1, 10))
+                list(LEVEL_COLUMNS), right=range(1, len(LEVEL_COLUMNS)))
     for r in report["results"]:
-        lat = r["latency_ms"]
-        rows.add(r["level"], r["n"], _rate(r["throughput"], 1), _ms(lat["p50"]),
-                 _ms(lat["p95"]), _ms(lat["p99"]), _pct(r["error_rate"]),
-                 _pct(r["timeout_rate"]), _rate(r["quality"]), _vs(r["quality_vs_lowest"]))
+        rows.add(*level_cells(r))
     rows.print(fmt, console)
-    for line in _verdict(report):
+    for line in verdict_lines(report):
         say(fmt, console, line, "bold" if line.startswith("Knee") else None)
-
-
-def _verdict(report: dict[str, Any]) -> list[str]:
-    """The knee and why each other level was excluded, in words."""
-    slo = report["slo_ms"]
-    rule = (f"p95 <= {slo:g} ms" if slo is not None else "no --slo-ms, latency not checked")
-    knee = report["knee"]
-    lines = [f"Knee: {knee} ({rule}; quality and failures not significantly worse than "
-             f"level {report['levels'][0]} at alpha {report['alpha']:g})" if knee is not None
-             else f"Knee: none: no level qualifies ({rule})."]
-    lines += [f"- level {lvl} excluded: {'; '.join(why)}"
-              for lvl, why in report["excluded"].items()]
-    first: dict[str, Any] = report["results"][0] if report["results"] else {}
-    if first and (first["error_rate"]["estimate"] or first["timeout_rate"]["estimate"]):
-        lines.append(f"Note: the lowest level itself had failures (errors "
-                     f"{_pct(first['error_rate'])}, timeouts {_pct(first['timeout_rate'])}); "
-                     "the comparisons with it cannot see failures it shares.")
-    most = max((r["n"] for r in report["results"]), default=0)
-    over = [r["level"] for r in report["results"] if r["level"] > most]
-    if over:
-        lines.append(f"Note: level(s) {', '.join(map(str, over))} exceed the {most} samples "
-                     "run, so fewer requests were in flight; give more --samples.")
-    if any(r["stopped"] for r in report["results"]):
-        lines.append("Note: --seconds stopped some levels; their unfinished samples are not "
-                     "counted, and each level is compared on the samples both finished.")
-    lines.append("Intervals are 95%; latency intervals from order statistics, throughput "
-                 "Poisson, rates Wilson; each level compared with the lowest on the same "
-                 "samples.")
-    return lines

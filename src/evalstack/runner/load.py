@@ -382,3 +382,87 @@ def level_json(s: LevelSummary, reasons: list[str]) -> dict[str, Any]:
         "failures_vs_lowest": stat_json(s.failures_vs_lowest),
         "excluded": reasons,
     }
+
+
+# -- the report as text (the table, the viewer and the HTML report) ------------------------
+
+
+def ms_text(r: dict[str, Any] | None) -> str:
+    """A latency with its interval; ``timeout`` where it is at the timeout."""
+    if r is None or (r["estimate"] is None and "at_timeout" not in r):
+        return "-"
+    timed = r.get("at_timeout", {})
+    est = "timeout" if timed.get("estimate") else f"{r['estimate']:.0f}"
+    high = "timeout" if timed.get("ci_high") else f"{r['ci_high']:.0f}"
+    low = "-" if r["ci_low"] is None else f"{r['ci_low']:.0f}"
+    return f"{est} [{low}, {high}]"
+
+
+def rate_text(r: dict[str, Any] | None, digits: int = 3) -> str:
+    """An estimate with its interval, to ``digits`` decimals."""
+    if r is None or r["estimate"] is None:
+        return "-"
+    return f"{r['estimate']:.{digits}f} [{r['ci_low']:.{digits}f}, {r['ci_high']:.{digits}f}]"
+
+
+def pct_text(r: dict[str, Any] | None) -> str:
+    """A rate as a percentage with its interval."""
+    if r is None or r["estimate"] is None:
+        return "-"
+    return f"{100 * r['estimate']:.1f}% [{100 * r['ci_low']:.1f}, {100 * r['ci_high']:.1f}]"
+
+
+def vs_text(r: dict[str, Any] | None) -> str:
+    """A paired difference with the lowest level: interval and p-value."""
+    if r is None:
+        return "(baseline)"
+    if r["estimate"] is None:
+        return "-"
+    p = r.get("p_value")
+    shown = "-" if p is None or math.isnan(p) else f"{p:.2g}"
+    return f"{r['estimate']:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] p={shown}"
+
+
+#: The columns of the per-level table, as ``level_cells`` fills them.
+LEVEL_COLUMNS = ("level", "n", "ok/s", "p50 ms", "p95 ms", "p99 ms", "errors", "timeouts",
+                 "quality", "vs lowest (paired)")
+
+
+def level_cells(r: dict[str, Any]) -> list[Any]:
+    """One level (``level_json``) as the table's cells, numbers with their intervals."""
+    lat = r["latency_ms"]
+    return [r["level"], r["n"], rate_text(r["throughput"], 1), ms_text(lat["p50"]),
+            ms_text(lat["p95"]), ms_text(lat["p99"]), pct_text(r["error_rate"]),
+            pct_text(r["timeout_rate"]), rate_text(r["quality"]),
+            vs_text(r["quality_vs_lowest"])]
+
+
+def verdict_lines(report: dict[str, Any]) -> list[str]:
+    """The knee and why each other level was excluded, in words (``report`` as ``load
+    --json`` prints it)."""
+    slo = report["slo_ms"]
+    rule = (f"p95 <= {slo:g} ms" if slo is not None else "no --slo-ms, latency not checked")
+    knee = report["knee"]
+    lines = [f"Knee: {knee} ({rule}; quality and failures not significantly worse than "
+             f"level {report['levels'][0]} at alpha {report['alpha']:g})" if knee is not None
+             else f"Knee: none: no level qualifies ({rule})."]
+    lines += [f"- level {lvl} excluded: {'; '.join(why)}"
+              for lvl, why in report["excluded"].items()]
+    first: dict[str, Any] = report["results"][0] if report["results"] else {}
+    if first and (first["error_rate"]["estimate"] or first["timeout_rate"]["estimate"]):
+        lines.append(f"Note: the lowest level itself had failures (errors "
+                     f"{pct_text(first['error_rate'])}, timeouts "
+                     f"{pct_text(first['timeout_rate'])}); "
+                     "the comparisons with it cannot see failures it shares.")
+    most = max((r["n"] for r in report["results"]), default=0)
+    over = [r["level"] for r in report["results"] if r["level"] > most]
+    if over:
+        lines.append(f"Note: level(s) {', '.join(map(str, over))} exceed the {most} samples "
+                     "run, so fewer requests were in flight; give more --samples.")
+    if any(r["stopped"] for r in report["results"]):
+        lines.append("Note: --seconds stopped some levels; their unfinished samples are not "
+                     "counted, and each level is compared on the samples both finished.")
+    lines.append("Intervals are 95%; latency intervals from order statistics, throughput "
+                 "Poisson, rates Wilson; each level compared with the lowest on the same "
+                 "samples.")
+    return lines

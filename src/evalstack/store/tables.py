@@ -144,3 +144,23 @@ run_leases = sa.Table(
     sa.Column("acquired_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# One `evalstack load` test: its target, task and settings, every level's summary (the
+# numbers `load --json` prints, each with its interval and n) and the knee. The levels' own
+# runs are not stored; only what was measured of them.
+load_tests = sa.Table(
+    "load_tests",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("task_name", sa.Text, nullable=False),
+    sa.Column("model", sa.Text, nullable=False),
+    sa.Column("model_args", sa.JSON, nullable=False),
+    sa.Column("metric", sa.Text, nullable=False),
+    sa.Column("knee", sa.Integer, nullable=True),
+    sa.Column("settings", sa.JSON, nullable=False),
+    sa.Column("levels", sa.JSON, nullable=False),
+    sa.Column("package_version", sa.String(50), nullable=False),
+    sa.Column("git_revision", sa.String(64), nullable=True),
+    sa.Index(None, "created_at"),
+)

@@ -23,6 +23,7 @@ from fastapi.templating import Jinja2Templates
 
 from evalstack.core.errors import UserError
 from evalstack.web import data
+from evalstack.web import load as load_pages
 from evalstack.web.labels import add_label_routes
 from evalstack.web.security import Guard, allowed_hosts
 
@@ -227,6 +228,35 @@ def create_app(store_url: str | None = None, *, host: str = "127.0.0.1", port: i
                           epoch: int = 1) -> Any:
         view = api_side_by_side(request, a, b, id, epoch)
         return templates.TemplateResponse(request, "side_by_side.html", view)
+
+    @app.get("/api/load", tags=["load"], summary="Load tests, newest first")
+    def api_load_tests(request: Request) -> list[dict[str, Any]]:
+        """Every stored `evalstack load`: task, target, levels, samples, SLO and the knee."""
+        return load_pages.load_list(request.app.state.store)
+
+    @app.get("/load", include_in_schema=False, response_class=HTMLResponse)
+    def load_tests_page(request: Request) -> Any:
+        rows = load_pages.load_list(request.app.state.store)
+        return templates.TemplateResponse(request, "load_tests.html", {"rows": rows})
+
+    def load_test_data(request: Request, test_id: str) -> dict[str, Any]:
+        try:
+            return load_pages.load_view(request.app.state.store, test_id)
+        except UserError as exc:
+            raise HTTPException(404, str(exc)) from None
+
+    @app.get("/api/load/{test_id}", tags=["load"], summary="One load test, level by level")
+    def api_load_test(request: Request, test_id: str) -> dict[str, Any]:
+        """Per level: throughput, latency p50/p95/p99, error and timeout rates, quality and
+        its paired difference with the lowest level, each with its 95% interval and n; the
+        knee and why the other levels were excluded; the settings. ``report`` is the test in
+        the shape `evalstack load --json` printed it."""
+        return load_test_data(request, test_id)
+
+    @app.get("/load/{test_id}", include_in_schema=False, response_class=HTMLResponse)
+    def load_test_page(request: Request, test_id: str) -> Any:
+        view = load_pages.load_page(load_test_data(request, test_id))
+        return templates.TemplateResponse(request, "load_test.html", view)
 
     add_label_routes(app, templates)
     return Guard(app, allowed_hosts(host, port, allow_hosts), token)

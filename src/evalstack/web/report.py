@@ -1,7 +1,8 @@
-"""A single self-contained HTML report of one or more runs.
+"""A single self-contained HTML report of one or more runs and load tests.
 
-No network, no scripts: inline CSS and interval bars drawn with plain elements. Every piece of
-model output, dataset text and run metadata is escaped, so a hostile output renders as text.
+No network, no scripts: inline CSS, interval bars drawn with plain elements, and a load
+test's charts as inline SVG (``web.charts``). Every piece of model output, dataset text and
+run metadata is escaped, so a hostile output renders as text.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ th{background:#f5f6fa}.num{text-align:right;font-variant-numeric:tabular-nums}
 pre{white-space:pre-wrap;word-break:break-word;margin:0;max-height:12rem;overflow:auto;
 font:12px/1.4 ui-monospace,monospace}
 .err{color:#a11}.ok{color:#175}.muted{color:#667}details{margin:.25rem 0}
+.charts{display:flex;flex-wrap:wrap;gap:1rem;margin:.5rem 0}.load td{white-space:nowrap}
 """
 
 
@@ -113,10 +115,43 @@ def _run_section(run: RunRecord, samples: Sequence[SampleRecord], stored: int) -
     return "".join(parts)
 
 
-def render_report(runs: Sequence[tuple[RunRecord, Sequence[SampleRecord], int]]) -> str:
-    """The report's HTML for (run, samples to show, samples stored) triples."""
+def _load_section(test: Any) -> str:
+    """One stored load test (``store.loadtests.LoadTestRecord``): its charts, the per-level
+    table and the knee with the reasons the other levels were excluded."""
+    from evalstack.runner.load import LEVEL_COLUMNS, level_cells, verdict_lines
+    from evalstack.web.charts import load_charts
+
+    charts = load_charts(test.levels, test.knee, metric=test.metric)
+    s = test.settings
+    slo = s.get("slo_ms")
+    meta = [f"load test {_e(test.id)}",
+            _e(test.created_at.strftime("%Y-%m-%d %H:%M UTC")),
+            f"metric {_e(test.metric)}", f"SLO p95 {_e(f'{slo:g} ms' if slo else 'none')}",
+            f"alpha {_e(s.get('alpha'))}", f"evalstack {_e(test.package_version)}"]
+    if test.git_revision:
+        meta.append(f"git {_e(test.git_revision[:12])}")
+    head = "".join(f"<th{' class=num' if i else ''}>{_e(c)}</th>"
+                   for i, c in enumerate(LEVEL_COLUMNS))
+    rows = "".join(
+        "<tr>" + "".join(f"<td class=num>{_e(c)}</td>" for c in level_cells(lv)) + "</tr>"
+        for lv in test.levels)
+    verdict = verdict_lines(test.as_report())
+    knee = f"<p><b>{_e(verdict[0])}</b></p>" if verdict else ""
+    notes = "".join(f"<li>{_e(line.removeprefix('- '))}</li>" for line in verdict[1:])
+    return (f"<h2>load: {_e(test.task_name)} · {_e(test.model)}</h2>"
+            f"<p class=muted>{' · '.join(meta)}</p>"
+            f'<div class="charts">{charts["latency"]}{charts["throughput"]}'
+            f'{charts["quality"]}</div>{knee}'
+            f"<table class=load><tr>{head}</tr>{rows}</table><ul class=muted>{notes}</ul>")
+
+
+def render_report(runs: Sequence[tuple[RunRecord, Sequence[SampleRecord], int]],
+                  load_tests: Sequence[Any] = ()) -> str:
+    """The report's HTML for (run, samples to show, samples stored) triples and stored load
+    tests (``store.loadtests.LoadTestRecord``)."""
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     body = "".join(_run_section(r, s, n) for r, s, n in runs)
+    body += "".join(_load_section(t) for t in load_tests)
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         "<meta http-equiv=Content-Security-Policy content=\"default-src 'none'; "
@@ -127,8 +162,13 @@ def render_report(runs: Sequence[tuple[RunRecord, Sequence[SampleRecord], int]])
     )
 
 
-def write_report(store: Any, run_ids: Sequence[str], path: str | Path) -> Path:
-    """Write the report of ``run_ids`` from ``store`` to ``path``."""
+def write_report(store: Any, run_ids: Sequence[str], path: str | Path,
+                 load_ids: Sequence[str] = ()) -> Path:
+    """Write the report of ``run_ids`` and the load tests ``load_ids`` (ids or unique
+    prefixes) from ``store`` to ``path``."""
+    from evalstack.store.loadtests import get_load_test
+
+    tests = [get_load_test(store, ref) for ref in load_ids]
     runs = []
     for run_id in run_ids:
         run = store.get_run(run_id)
@@ -136,5 +176,5 @@ def write_report(store: Any, run_ids: Sequence[str], path: str | Path) -> Path:
         total, _ = store.count_samples(run.id)
         runs.append((run, samples, total))
     out = Path(path)
-    out.write_text(render_report(runs), encoding="utf-8")
+    out.write_text(render_report(runs, tests), encoding="utf-8")
     return out
