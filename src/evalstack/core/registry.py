@@ -78,6 +78,7 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "humaneval": "evalstack.benchmarks.humaneval:humaneval",
         "mbpp": "evalstack.benchmarks.mbpp:mbpp",
         "summarization": "evalstack.benchmarks.summarization:summarization",
+        "rag_counterfactual": "evalstack.benchmarks.rag_counterfactual:rag_counterfactual",
     },
 }
 
