@@ -47,6 +47,11 @@ TASK_DATA: dict[str, tuple[tuple[str, str, bool], ...]] = {
     "truthfulqa_mc2": (("MC", "questions", True), ("CATEGORIES", "categories", False)),
     "bbh": (("data_source", "items", True), ("prompt_source", "3-shot CoT prompts", True)),
     "mt_bench": (("QUESTIONS", "questions", True), ("REFERENCES", "reference answers", True)),
+    "guardrail": (("HARMBENCH", "harmful", True),
+                  ("ADVBENCH", "harmful, -T harmful=harmbench,advbench", False),
+                  ("MT_BENCH", "benign", True), ("VICUNA_BENCH", "benign", True)),
+    "summarization": (("DOCUMENTS", "articles", True), ("REFERENCES", "gold summaries", True)),
+    "rag_counterfactual": (("SOURCE", "questions and passages", True),),
 }
 
 #: The demo tasks' files, bundled in ``evalstack/data/demo``, and their licences.
@@ -87,6 +92,13 @@ MODEL_FORMS: dict[str, ModelForm] = {
                         ("python/examples/my_pipeline.py:answer",)),
     "mock": ModelForm("mock/<mode>", "scripted outputs, latency, errors and 429s, no network",
                       ()),
+    "http": ModelForm("http/<url>", "your own HTTP app (a RAG pipeline, an agent), read with "
+                      "JSON paths", ("http/http://127.0.0.1:8000/ask -M answer=answer",)),
+    "guardrail": ModelForm("guardrail/keyword", "a keyword guardrail that blocks or allows",
+                           ("guardrail/keyword",)),
+    "refusal": ModelForm("refusal/<provider/model>",
+                         "a model as guardrail: its refusals (pattern, optional judge) block",
+                         ("refusal/local/smollm2",)),
 }
 
 

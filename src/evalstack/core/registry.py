@@ -25,6 +25,8 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "python": "evalstack.providers.callable:CallableProvider",
         "http": "evalstack.providers.http_app:HttpAppProvider",
         "mock": "evalstack.providers.mock:MockProvider",
+        "guardrail": "evalstack.providers.guardrail:keyword_provider",
+        "refusal": "evalstack.providers.refusal:refusal_provider",
     },
     "scorer": {
         "exact_match": "evalstack.scorers.match:exact_match",
@@ -60,6 +62,7 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "strict_match": "evalstack.scorers.extract:strict_match",
         "flexible_extract": "evalstack.scorers.extract:flexible_extract",
         "pass_at_1": "evalstack.scorers.code:code_execution",
+        "guardrail_decision": "evalstack.benchmarks.guardrail:guardrail_decision",
     },
     "task": {
         "demo_unit": "evalstack.benchmarks.demo:demo_unit",
@@ -77,6 +80,7 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "mt_bench": "evalstack.benchmarks.mt_bench:mt_bench",
         "humaneval": "evalstack.benchmarks.humaneval:humaneval",
         "mbpp": "evalstack.benchmarks.mbpp:mbpp",
+        "guardrail": "evalstack.benchmarks.guardrail:guardrail",
         "summarization": "evalstack.benchmarks.summarization:summarization",
         "rag_counterfactual": "evalstack.benchmarks.rag_counterfactual:rag_counterfactual",
     },
