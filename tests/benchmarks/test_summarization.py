@@ -49,8 +49,8 @@ def test_every_summary_is_scored_and_the_unsupported_sentences_are_listed(tmp_pa
     result, records = run(task, tmp_path, "mock/scripted", replies=replies)
     m = result.metrics
     assert m["faithfulness"].n == 2 and m["faithfulness"].estimate == pytest.approx(0.75)
-    assert m["hallucination"].estimate == 0.5  # d1's "June" is not in the article
-    assert m["hallucination"].ci_high < 1 and m["hallucination"].ci_low < 0.5
+    free = m["hallucination_free"]  # d1's "June" is not in the article
+    assert free.estimate == 0.5 and free.ci_high < 1 and free.ci_low < 0.5
     d1 = records["d1"].scores
     assert d1["faithfulness"]["metadata"]["unsupported_statements"] == ["It will open in June."]
     # coverage: d1's reference sentences judged against the summary; d2's key points
@@ -72,7 +72,7 @@ def test_the_builtin_data_is_xsumfaith_with_gold_references():
     assert first.metadata["document"] in first.input_text()
     assert first.input_text().startswith("Summarize the article below in one sentence.")
     assert [s.spec.name for s in task.scorers] == [
-        "faithfulness", "hallucination", "coverage", "summary_length", "readability"]
+        "faithfulness", "hallucination_free", "coverage", "summary_length", "readability"]
 
 
 def test_bad_documents_name_the_file_line_and_field(tmp_path):
@@ -93,7 +93,7 @@ def test_the_embedded_model_summarizes_and_judges(tmp_path, docs):
     result, records = run(summarization(data=str(docs), max_tokens=40), tmp_path,
                           "local/smollm2")
     assert result.errors == 0
-    for name in ("faithfulness", "hallucination", "coverage", "readability"):
+    for name in ("faithfulness", "hallucination_free", "coverage", "readability"):
         assert result.metrics[name].n == 2
     meta = records["d1"].scores["faithfulness"]["metadata"]
     assert meta["judge"]["model"] == "local/smollm2" and meta["statements"] >= 1

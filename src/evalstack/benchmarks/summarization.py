@@ -4,8 +4,9 @@ Each sample is a document to summarize. The suite scores every summary on:
 
 - ``faithfulness``: each sentence checked by the judge against the document; the share
   supported, with the unsupported sentences listed (``evalstack.scorers.judge.rag``);
-- ``hallucination``: 1 when a sentence is unsupported, so the run gives a hallucination rate
-  with its Wilson interval (it asks the judge the same checks, answered from the cache);
+- ``hallucination_free``: 1 when every sentence is supported, so one minus the run's mean is
+  the hallucination rate, with its Wilson interval flipped (the judge's checks are the same,
+  answered from the cache);
 - ``coverage``: the share of the reference's key points (a ``key_points`` list, else the
   reference summary's sentences) that the summary states, judged against the summary;
 - ``summary_length`` (words, with the compression against the document) and
@@ -39,7 +40,7 @@ from evalstack.datasets.files import jsonl_records
 from evalstack.datasets.memory import MemoryDataset
 from evalstack.datasets.sources import DataSource, file_sha256, locate, read_records
 from evalstack.scorers.judge.model import DEFAULT_JUDGE
-from evalstack.scorers.judge.rag import coverage, faithfulness, hallucination
+from evalstack.scorers.judge.rag import coverage, faithfulness, hallucination_free
 from evalstack.scorers.readability import readability, summary_length
 from evalstack.solvers import generate
 
@@ -121,11 +122,11 @@ def _user(path: str) -> tuple[list[dict[str, Any]], str]:
 def summarization(data: str | None = None, judge: str = DEFAULT_JUDGE,
                   judge_args: Mapping[str, Any] | None = None, undecided: str = "count",
                   instruction: str = INSTRUCTION, max_tokens: int = 96) -> Task:
-    """Summaries scored for faithfulness, hallucination, coverage, length and readability.
+    """Summaries scored for faithfulness, hallucinations, coverage, length and readability.
 
     Args:
         data: a JSONL file of your own documents (default: XSumFaith's BBC articles).
-        judge: the judge model for faithfulness, hallucination and coverage.
+        judge: the judge model for faithfulness, hallucination_free and coverage.
         judge_args: the judge's model arguments (``{"base_url": ...}``).
         undecided: how statements the judge cannot decide count (``count`` or ``exclude``).
         instruction: the instruction before each document.
@@ -142,7 +143,7 @@ def summarization(data: str | None = None, judge: str = DEFAULT_JUDGE,
     ) for row in rows]
     args: dict[str, Any] = {"judge": judge, "judge_args": judge_args, "undecided": undecided}
     scorers = [faithfulness(context_field="document", **args),
-               hallucination(context_field="document", **args),
+               hallucination_free(context_field="document", **args),
                summary_length(), readability()]
     if all(s.targets or s.metadata.get("key_points") for s in samples):
         scorers.insert(2, coverage(**args))

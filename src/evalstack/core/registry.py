@@ -55,7 +55,7 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "context_precision": "evalstack.scorers.judge.rag:context_precision",
         "answer_relevance": "evalstack.scorers.judge.rag:answer_relevance",
         "coverage": "evalstack.scorers.judge.rag:coverage",
-        "hallucination": "evalstack.scorers.judge.rag:hallucination",
+        "hallucination_free": "evalstack.scorers.judge.rag:hallucination_free",
         "summary_length": "evalstack.scorers.readability:summary_length",
         "readability": "evalstack.scorers.readability:readability",
         "strict_choice": "evalstack.scorers.choice:strict_choice",

@@ -352,18 +352,21 @@ class KeyPointCoverage(StatementMetric):
                           sum(s.output_tokens for s in tally.statements))
 
 
-class Hallucination(Faithfulness):
-    """1 when the judge found a claim of the answer unsupported (under ``count``, an
-    undecided claim too), else 0: a rate with a Wilson interval over the run."""
+class HallucinationFree(Faithfulness):
+    """1 when the judge found every claim of the answer supported (under ``count``, an
+    undecided claim counts as not supported), else 0. Over a run, one minus its mean is the
+    hallucination rate, and one minus its Wilson interval is the rate's interval. It is
+    "free", higher is better, like every other metric, so that ``compare``, ``gate`` and
+    ``select`` read it the right way round."""
 
-    name = "hallucination"
-    description = "Does the answer make a claim the context does not support?"
+    name = "hallucination_free"
+    description = "Does the answer make only claims the context supports?"
 
     def score(self, tally: StatementTally) -> Score:
         base = super().score(tally)
         flagged = tally.unsupported > 0 or (tally.undecided_policy == "count"
                                             and tally.undecided > 0)
-        return Score(value=1.0 if flagged else 0.0, kind="binary",
+        return Score(value=0.0 if flagged else 1.0, kind="binary",
                      answer="hallucinated" if flagged else "faithful",
                      explanation=base.explanation, metadata=base.metadata)
 
@@ -468,16 +471,16 @@ def coverage(judge: str | ModelProvider = DEFAULT_JUDGE,
 
 
 @component("scorer")
-def hallucination(judge: str | ModelProvider = DEFAULT_JUDGE,
+def hallucination_free(judge: str | ModelProvider = DEFAULT_JUDGE,
                   judge_args: Mapping[str, Any] | None = None, undecided: str = "count",
                   context_field: str | None = None, max_statements: int = _MAX_STATEMENTS,
                   max_attempts: int = 3, max_tokens: int = 256, concurrency: int = 4,
                   structured: bool = True) -> StatementMetric:
-    """1 when an answer makes a claim the context does not support (binary, so the run's
-    hallucination rate has a Wilson interval). It asks the same checks as
-    ``faithfulness``, so with both in one run the judge's replies are shared through the
-    cache."""
-    return _build(Hallucination, judge, judge_args, undecided, context_field, max_statements,
+    """1 when every claim of the answer is supported, 0 when one is not (binary: the run's
+    hallucination rate is one minus its mean, with the Wilson interval flipped). It asks the
+    same checks as ``faithfulness``, so with both in one run the judge's replies are shared
+    through the cache."""
+    return _build(HallucinationFree, judge, judge_args, undecided, context_field, max_statements,
                   max_attempts, max_tokens, concurrency, structured)
 
 
