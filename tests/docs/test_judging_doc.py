@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.docs.blocks import ROOT, blocks, run_blocks
+
 DOC = ROOT / "docs" / "judging.md"
 
 
 def _blocks(lang: str) -> list[str]:
-    return re.findall(rf"```{lang}\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
+    return blocks(DOC, lang)
 
 
 @pytest.fixture(scope="module")
@@ -24,20 +20,7 @@ def walkthrough(tmp_path_factory) -> list[str]:
     pytest.importorskip("llama_cpp")
     work = tmp_path_factory.mktemp("doc")
     shutil.copytree(ROOT / "examples" / "judging", work / "examples" / "judging")
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "EVALSTACK_STORE": str(work / "store.db"),
-        "COLUMNS": "200",
-    }
-    outputs = []
-    for block in _blocks("bash"):
-        proc = subprocess.run(["bash", "-c", "set -euo pipefail\n" + block], cwd=work, env=env,
-                              capture_output=True, text=True, timeout=600)
-        assert proc.returncode == 0, block + proc.stdout[-3000:] + proc.stderr[-3000:]
-        assert "Traceback" not in proc.stdout + proc.stderr
-        outputs.append(proc.stdout)
-    return outputs
+    return run_blocks(_blocks("bash"), work, timeout=600)
 
 
 def test_the_embedded_judge_grades_the_run(walkthrough):

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.docs.blocks import ROOT, blocks, run_blocks
+
 DOC = ROOT / "docs" / "summarization.md"
 
 
@@ -20,16 +17,7 @@ def walkthrough(tmp_path_factory) -> list[str]:
     pytest.importorskip("llama_cpp")
     work = tmp_path_factory.mktemp("doc")
     shutil.copytree(ROOT / "examples" / "summarization", work / "examples" / "summarization")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "EVALSTACK_STORE": str(work / "store.db"), "COLUMNS": "200"}
-    outputs = []
-    for block in re.findall(r"```bash\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S):
-        proc = subprocess.run(["bash", "-c", "set -euo pipefail\n" + block], cwd=work, env=env,
-                              capture_output=True, text=True, timeout=600)
-        assert proc.returncode == 0, block + proc.stdout[-3000:] + proc.stderr[-3000:]
-        assert "Traceback" not in proc.stdout + proc.stderr
-        outputs.append(proc.stdout)
-    return outputs
+    return run_blocks(blocks(DOC), work, timeout=600)
 
 
 @pytest.mark.slow

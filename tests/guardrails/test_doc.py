@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.docs.blocks import ROOT, blocks, run_blocks
+
 DOC = ROOT / "docs" / "guardrails.md"
 
 
 def _blocks() -> list[str]:
-    return re.findall(r"```bash\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
+    return blocks(DOC)
 
 
-def _run(blocks: list[str], work: Path) -> list[str]:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "EVALSTACK_STORE": str(work / "store.db"), "COLUMNS": "200"}
-    outputs = []
-    for block in blocks:
-        proc = subprocess.run(["bash", "-c", "set -euo pipefail\n" + block], cwd=work, env=env,
-                              capture_output=True, text=True, timeout=900)
-        assert proc.returncode == 0, block + proc.stdout[-3000:] + proc.stderr[-3000:]
-        assert "Traceback" not in proc.stdout + proc.stderr
-        outputs.append(proc.stdout)
-    return outputs
+def _run(commands: list[str], work: Path) -> list[str]:
+    return run_blocks(commands, work)
 
 
 def test_the_keyword_block_prints_the_numbers_on_the_page(tmp_path):
