@@ -173,7 +173,7 @@ def test_ctrl_c_leaves_the_suite_resumable(tmp_path):
     write_data(tmp_path / "cases.jsonl", 200)
     path = tmp_path / "slow.yaml"
     path.write_text("name: slow\ntasks: [cases.jsonl]\n"
-                    "targets: [{model: mock/echo, args: {latency_ms: 20}}]\n"
+                    "targets: [{model: mock/echo, args: {latency_ms: 50}}]\n"
                     "templates: {a: '{input}', b: 'B {input}'}\n")
     store = tmp_path / "s.db"
     cmd = [sys.executable, "-m", "evalstack", "run", str(path), "--store", str(store),
@@ -183,6 +183,7 @@ def test_ctrl_c_leaves_the_suite_resumable(tmp_path):
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
+        assert proc.poll() is None, "the suite finished before it could be interrupted"
         if store.exists():
             with Store.open(str(store)) as st:
                 runs = st.list_runs()
