@@ -254,7 +254,8 @@ async def validate_judge(
             human_norm.append(_human_normalized(it, labels.scale))
             clean_scores[id(it)] = reply.verdict.normalized
             families.append(it.model or "")
-            judge_info.setdefault("version", reply.version)
+            if not judge_info.get("version"):  # a reply from the cache may not carry it
+                judge_info["version"] = reply.version
         errors = len(labels.items) - len(kept_items)
         if not kept_items:
             raise ConfigError(_no_verdicts(judge, labels))
