@@ -15,7 +15,7 @@ LAYERS = [
     ["core", "stats", "_version"],
     ["model", "datasets", "providers"],
     ["solvers", "scorers", "benchmarks"],
-    ["runner", "store", "analysis"],
+    ["runner", "store", "analysis", "production"],
     ["cli", "web", "testing", "__main__", "<root>"],
 ]
 LEVEL = {pkg: i for i, pkgs in enumerate(LAYERS) for pkg in pkgs}

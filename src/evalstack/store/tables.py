@@ -164,3 +164,128 @@ load_tests = sa.Table(
     sa.Column("git_revision", sa.String(64), nullable=True),
     sa.Index(None, "created_at"),
 )
+
+# --- production (evalstack serve): projects, traces, spans, feedback, online scores, alerts ---
+
+# A project owns its traces. Its ingest key is stored only as a SHA-256 digest (the key is a
+# random 256-bit token, so a fast hash is enough; it is shown once, when made).
+projects = sa.Table(
+    "projects",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False, unique=True),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# One trace: what the app did for one request. The GenAI facts are summed or taken from its
+# spans (the model, tokens, first input and last output messages); what is not understood
+# stays in the spans' attributes.
+traces = sa.Table(
+    "traces",
+    metadata,
+    sa.Column("project_id", sa.String(32), nullable=False),
+    sa.Column("trace_id", sa.String(32), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("conversation_id", sa.Text, nullable=True),
+    sa.Column("user_id", sa.Text, nullable=True),
+    sa.Column("model", sa.Text, nullable=True),
+    sa.Column("input_tokens", sa.Integer, nullable=True),
+    sa.Column("output_tokens", sa.Integer, nullable=True),
+    sa.Column("cost_usd", sa.Float, nullable=True),
+    sa.Column("latency_ms", sa.Float, nullable=True),
+    sa.Column("input", sa.JSON(none_as_null=True), nullable=True),
+    sa.Column("output", sa.JSON(none_as_null=True), nullable=True),
+    sa.Column("metadata", sa.JSON, nullable=False),
+    sa.PrimaryKeyConstraint("project_id", "trace_id"),
+    sa.Index(None, "project_id", "started_at"),
+    sa.Index(None, "project_id", "conversation_id"),
+    sa.Index(None, "project_id", "user_id"),
+)
+
+spans = sa.Table(
+    "spans",
+    metadata,
+    sa.Column("project_id", sa.String(32), nullable=False),
+    sa.Column("trace_id", sa.String(32), nullable=False),
+    sa.Column("span_id", sa.String(16), nullable=False),
+    sa.Column("parent_span_id", sa.String(16), nullable=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=True),
+    sa.Column("status", sa.String(16), nullable=True),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("service", sa.Text, nullable=True),
+    sa.Column("attributes", sa.JSON, nullable=False),
+    sa.Column("genai", sa.JSON, nullable=False),
+    sa.PrimaryKeyConstraint("project_id", "trace_id", "span_id"),
+)
+
+# A conversation: its traces' span in time and count (its length in turns), and its user.
+conversations = sa.Table(
+    "conversations",
+    metadata,
+    sa.Column("project_id", sa.String(32), nullable=False),
+    sa.Column("conversation_id", sa.Text, nullable=False),
+    sa.Column("user_id", sa.Text, nullable=True),
+    sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("turns", sa.Integer, nullable=False),
+    sa.PrimaryKeyConstraint("project_id", "conversation_id"),
+    sa.Index(None, "project_id", "first_seen"),
+    sa.Index(None, "project_id", "user_id"),
+)
+
+# Outcome events and feedback the app sends (thumbs, resolved, escalated, custom names).
+feedback = sa.Table(
+    "feedback",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("project_id", sa.String(32), nullable=False),
+    sa.Column("trace_id", sa.String(32), nullable=True),
+    sa.Column("conversation_id", sa.Text, nullable=True),
+    sa.Column("user_id", sa.Text, nullable=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("value", sa.Float, nullable=True),
+    sa.Column("label", sa.Text, nullable=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("metadata", sa.JSON, nullable=False),
+    sa.Index(None, "project_id", "name", "at"),
+    sa.Index(None, "project_id", "trace_id"),
+)
+
+# An evalstack scorer's score on a trace (sampled online scoring); one per trace and metric.
+online_scores = sa.Table(
+    "online_scores",
+    metadata,
+    sa.Column("project_id", sa.String(32), nullable=False),
+    sa.Column("trace_id", sa.String(32), nullable=False),
+    sa.Column("metric", sa.Text, nullable=False),
+    sa.Column("policy", sa.Text, nullable=False),
+    sa.Column("value", sa.Float, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("cost_usd", sa.Float, nullable=True),
+    sa.Column("scored_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("metadata", sa.JSON, nullable=False),
+    sa.PrimaryKeyConstraint("project_id", "trace_id", "metric"),
+    sa.Index(None, "project_id", "scored_at"),
+)
+
+# A fired alert: one row per rule and episode (deduplicated), with its delivery state.
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("project_id", sa.String(32), nullable=False),
+    sa.Column("rule", sa.Text, nullable=False),
+    sa.Column("episode_start", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("fired_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.UniqueConstraint("project_id", "rule", "episode_start"),
+    sa.Index(None, "project_id", "fired_at"),
+)

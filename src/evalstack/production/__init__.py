@@ -1,0 +1,1 @@
+"""The production loop: traces in, feedback metrics, sampled online scoring, alerts."""
