@@ -38,6 +38,8 @@ COMMANDS = {
              "List built-in tasks (with data availability), scorers, providers and models."),
     "load": ("evalstack.cli.load", "load_command",
              "Behaviour under load: throughput, latency, failures and quality by concurrency."),
+    "serve": ("evalstack.cli.serve", "serve_command",
+              "Production: the viewer plus an ingest API for traces (OTLP) and feedback."),
     "guardrail": ("evalstack.cli.guardrail", "guardrail_command",
                   "A guardrail run's confusion matrix, FPR and FNR by category; compare two."),
 }

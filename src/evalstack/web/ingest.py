@@ -194,6 +194,8 @@ def create_ingest_app(store_url: str | None = None, *, max_body: int = MAX_BODY,
 
     app = FastAPI(title="evalstack ingest", version="1", lifespan=lifespan,
                   openapi_url="/api/ingest/openapi.json", docs_url=None, redoc_url=None)
+    if store is not None:  # usable without its lifespan (mounted beside the viewer)
+        app.state.store = store
     limiter = RateLimiter(rate)
 
     @app.exception_handler(IngestError)
@@ -255,3 +257,19 @@ def otlp_ok(content_type: str) -> Response:
     if content_type.startswith("application/json"):
         return JSONResponse({})
     return Response(b"", media_type="application/x-protobuf")
+
+
+def serve_app(ingest: Any, viewer: Any) -> Callable[..., Any]:
+    """One ASGI app: the ingest routes (``/v1/...``, ``/api/ingest/...``) to ``ingest``, which
+    authenticates by project key, and everything else to the guarded ``viewer``."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path = str(scope.get("path", ""))
+        if scope["type"] == "http" and (path.startswith("/v1/")
+                                        or path.startswith("/api/ingest/")):
+            await ingest(scope, receive, send)
+        else:
+            await viewer(scope, receive, send)
+
+    return app
+
