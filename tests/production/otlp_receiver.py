@@ -6,6 +6,15 @@ import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from opentelemetry.exporter.otlp.proto.http import Compression
+from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
 
 @dataclass(frozen=True)
 class Captured:
@@ -66,3 +75,27 @@ class Receiver:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(10)
+
+
+class Telemetry:
+    """A TracerProvider and LoggerProvider exporting with the real OTLP/HTTP exporters."""
+
+    def __init__(self, url: str, compression: Compression | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        resource = Resource.create({"service.name": "support-bot"})
+        self.tracer_provider = TracerProvider(resource=resource)
+        self.tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(
+            endpoint=f"{url}/v1/traces", timeout=5, compression=compression, headers=headers)))
+        self.logger_provider = LoggerProvider(resource=resource)
+        self.logger_provider.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter(
+            endpoint=f"{url}/v1/logs", timeout=5, compression=compression, headers=headers)))
+        self.tracer = self.tracer_provider.get_tracer("tests.otlp")
+        self.logger = self.logger_provider.get_logger("tests.otlp")
+
+    def flush(self) -> None:
+        assert self.tracer_provider.force_flush(10_000)
+        assert self.logger_provider.force_flush(10_000)
+
+    def shutdown(self) -> None:
+        self.tracer_provider.shutdown()
+        self.logger_provider.shutdown()

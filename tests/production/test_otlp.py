@@ -19,16 +19,9 @@ from hypothesis import strategies as st
 from opentelemetry import trace
 from opentelemetry._logs import LogRecord
 from opentelemetry.exporter.otlp.proto.http import Compression
-from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from evalstack.production.otlp import (
@@ -39,7 +32,7 @@ from evalstack.production.otlp import (
     decode_traces,
 )
 from evalstack.testing.fake_server import FakeServer
-from tests.production.otlp_receiver import Captured, Receiver
+from tests.production.otlp_receiver import Captured, Receiver, Telemetry
 
 PB = "application/x-protobuf"
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -47,29 +40,6 @@ CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 
 
 # -- the real SDK, exporting over OTLP/HTTP to a loopback receiver ----------------------------
-
-class Telemetry:
-    """A TracerProvider and LoggerProvider exporting with the real OTLP/HTTP exporters."""
-
-    def __init__(self, url: str, compression: Compression | None = None) -> None:
-        resource = Resource.create({"service.name": "support-bot"})
-        self.tracer_provider = TracerProvider(resource=resource)
-        self.tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(
-            endpoint=f"{url}/v1/traces", timeout=5, compression=compression)))
-        self.logger_provider = LoggerProvider(resource=resource)
-        self.logger_provider.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter(
-            endpoint=f"{url}/v1/logs", timeout=5, compression=compression)))
-        self.tracer = self.tracer_provider.get_tracer("tests.otlp")
-        self.logger = self.logger_provider.get_logger("tests.otlp")
-
-    def flush(self) -> None:
-        assert self.tracer_provider.force_flush(10_000)
-        assert self.logger_provider.force_flush(10_000)
-
-    def shutdown(self) -> None:
-        self.tracer_provider.shutdown()
-        self.logger_provider.shutdown()
-
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:

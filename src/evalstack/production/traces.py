@@ -129,14 +129,15 @@ def log_interactions(store: Store, project: str, items: Sequence[Interaction]) -
     try:
         with connect.write_transaction(store.engine) as conn:
             conn.execute(traces.insert(), rows)
-            _count_turns(conn, project, rows)
+            count_turns(conn, project, rows)
     except sa.exc.IntegrityError:
         raise UserError("A trace id in this batch is already stored for the project; trace "
                         "ids must be unique (leave trace_id out to get a new one).") from None
     return [r["trace_id"] for r in rows]
 
 
-def _count_turns(conn: sa.Connection, project: str, rows: Sequence[dict[str, Any]]) -> None:
+def count_turns(conn: sa.Connection, project: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Count new trace rows as turns of their conversations (first and last seen, user)."""
     per: dict[str, dict[str, Any]] = {}
     for r in rows:
         cid = r["conversation_id"]

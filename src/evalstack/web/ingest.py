@@ -4,8 +4,8 @@ Routes (all ``POST``, all need a project key, as ``Authorization: Bearer esk_...
 ``X-Evalstack-Key``):
 
 - ``/v1/traces`` and ``/v1/logs``: OTLP/HTTP, protobuf (``application/x-protobuf``) or JSON
-  (``application/json``), read with the OpenTelemetry GenAI conventions
-  (``evalstack.production.otlp``);
+  (``application/json``), gzip or not, read with the OpenTelemetry GenAI conventions
+  (``evalstack.production.otlp``) and stored with ``production.spans``;
 - ``/api/ingest/interactions``: ``{"interactions": [{input, output, started_at, model,
   latency_ms, input_tokens, output_tokens, cost_usd, conversation_id, user_id, trace_id,
   metadata}]}``;
@@ -247,8 +247,35 @@ def create_ingest_app(store_url: str | None = None, *, max_body: int = MAX_BODY,
                           e.value, e.label, e.metadata) for e in batch.events])
         return {"ids": ids}
 
-    app.state.project = project
-    app.state.body = lambda request: _body(request, max_body)
+    async def otlp(request: Request, kind: str) -> Response:
+        from evalstack.production.otlp import OtlpError, decode_logs, decode_traces
+        from evalstack.production.spans import save_logs, save_spans
+
+        pid = project(request)
+        content_type = request.headers.get("content-type", "")
+        body = await _body(request, max_body)
+        encoding = request.headers.get("content-encoding")
+        try:
+            if kind == "traces":
+                records = decode_traces(body, content_type, content_encoding=encoding)
+            else:
+                logs = decode_logs(body, content_type, content_encoding=encoding)
+        except OtlpError as exc:
+            raise IngestError(exc.status, str(exc)) from None
+        if kind == "traces":
+            save_spans(request.app.state.store, pid, records)
+        else:
+            save_logs(request.app.state.store, pid, logs)
+        return otlp_ok(content_type)
+
+    @app.post("/v1/traces", summary="OTLP/HTTP traces (protobuf or JSON)")
+    async def otlp_traces(request: Request) -> Response:
+        return await otlp(request, "traces")
+
+    @app.post("/v1/logs", summary="OTLP/HTTP logs: GenAI events joined to their spans")
+    async def otlp_logs(request: Request) -> Response:
+        return await otlp(request, "logs")
+
     return app
 
 
