@@ -40,6 +40,8 @@ COMMANDS = {
              "Behaviour under load: throughput, latency, failures and quality by concurrency."),
     "serve": ("evalstack.cli.serve", "serve_command",
               "Production: the viewer plus an ingest API for traces (OTLP) and feedback."),
+    "score-traces": ("evalstack.cli.score_traces", "score_traces_command",
+                     "Production: score a deterministic sample of traces within a budget."),
     "guardrail": ("evalstack.cli.guardrail", "guardrail_command",
                   "A guardrail run's confusion matrix, FPR and FNR by category; compare two."),
 }
