@@ -379,14 +379,16 @@ def test_stat_result_is_frozen_and_slotted() -> None:
         r.estimate = 1.0  # type: ignore[misc]
     assert not hasattr(r, "__dict__")
     assert evalstack.stats.__all__ == [
-        "Adjusted", "ConfusionRates", "PassAtK", "PowerResult", "StatResult",
-        "average_precision", "benjamini_hochberg", "bootstrap_ci", "clustered_se",
-        "cohen_kappa", "confusion_rates", "fleiss_kappa", "hit_rate_at_k", "holm",
-        "krippendorff_alpha", "mcnemar", "mean_ci", "minimum_detectable_effect", "mrr",
-        "ndcg_at_k", "noninferiority", "paired_bootstrap", "paired_permutation", "pass_at_k",
-        "pass_at_k_by_problem", "ppi_mean", "precision_at_k", "recall_at_k",
-        "retrieval_summary", "sample_size_noninferiority", "sample_size_paired",
-        "sample_size_unpaired", "wilcoxon_signed_rank", "wilson_ci",
+        "Adjusted", "Cohort", "ConfusionRates", "PassAtK", "PowerResult", "StatResult",
+        "WindowStat", "average_precision", "benjamini_hochberg", "bootstrap_ci",
+        "clustered_se", "cohen_kappa", "confusion_rates", "decline_test", "fleiss_kappa",
+        "hit_rate_at_k", "holm", "krippendorff_alpha", "mcnemar", "mean_ci",
+        "minimum_detectable_effect", "mrr", "ndcg_at_k", "noninferiority", "paired_bootstrap",
+        "paired_permutation", "pass_at_k", "pass_at_k_by_problem", "ppi_mean",
+        "precision_at_k", "recall_at_k", "retention_cohorts", "retrieval_summary",
+        "sample_size_noninferiority", "sample_size_paired", "sample_size_unpaired",
+        "wilcoxon_signed_rank", "wilson_ci", "wilson_rate", "window_at", "window_index",
+        "window_start", "windowed_mean", "windowed_rate",
     ]
     assert StatResult(0.5, 0.4, 0.6, 10, "wilson").se is None  # se is optional
 
