@@ -42,6 +42,8 @@ COMMANDS = {
               "Production: the viewer plus an ingest API for traces (OTLP) and feedback."),
     "score-traces": ("evalstack.cli.score_traces", "score_traces_command",
                      "Production: score a deterministic sample of traces within a budget."),
+    "alerts": ("evalstack.cli.alerts", "alerts_command",
+               "Production: fired alerts; 'alerts check' evaluates rules with intervals."),
     "guardrail": ("evalstack.cli.guardrail", "guardrail_command",
                   "A guardrail run's confusion matrix, FPR and FNR by category; compare two."),
 }
