@@ -44,6 +44,8 @@ COMMANDS = {
                      "Production: score a deterministic sample of traces within a budget."),
     "alerts": ("evalstack.cli.alerts", "alerts_command",
                "Production: fired alerts; 'alerts check' evaluates rules with intervals."),
+    "agreement": ("evalstack.cli.agreement", "agreement_command",
+                  "Production: human reviews vs automated scores per week, drift flagged."),
     "guardrail": ("evalstack.cli.guardrail", "guardrail_command",
                   "A guardrail run's confusion matrix, FPR and FNR by category; compare two."),
 }

@@ -2,7 +2,9 @@
 ``production.alerts`` to a project's stored conversations and feedback.
 
 ``metric_series`` computes every defined metric (per day or week, each window with its
-interval and n) from what the store holds. ``check_alerts`` evaluates the alert rules on
+interval and n) from what the store holds. ``stored_pairs`` pairs human reviews of traces
+with their automated scores, for the weekly agreement of ``production.agreement``.
+``check_alerts`` evaluates the alert rules on
 those series and fires each new episode's alert once: stored (deduplicated by rule and
 episode start), then posted to the webhook (``production.webhook``). Running it again, on a
 schedule or by hand, finds the stored episodes and sends nothing twice.
@@ -16,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from evalstack.production.agreement import LabelledPair
 from evalstack.production.alerts import AlertRule, evaluate_rules
 from evalstack.production.metrics import (
     Conversation,
@@ -27,7 +30,7 @@ from evalstack.production.store import iter_feedback, list_alerts
 from evalstack.production.webhook import Delivery, fire
 from evalstack.store import Store
 from evalstack.store._rows import to_utc
-from evalstack.store.tables import conversations
+from evalstack.store.tables import conversations, online_scores
 
 
 def stored_conversations(store: Store, project: str, *, since: datetime | None = None
@@ -78,3 +81,27 @@ async def check_alerts(store: Store, project: str, definitions: Sequence[MetricD
         out.append(await fire(store, project, alert.rule, alert.episode_start, payload,
                               webhook, **delivery))
     return out
+
+
+def stored_pairs(store: Store, project: str, metric: str, *, review: str = "review",
+                 threshold: float = 0.5) -> list[LabelledPair]:
+    """Human reviews (feedback events named ``review`` on a trace: ``value`` 1 good, 0 bad,
+    or a ``label``) paired with the trace's automated ``metric`` score, thresholded at
+    ``threshold`` (a score at or above it is "good")."""
+    with store.engine.connect() as conn:
+        scores = {t: v for t, v in conn.execute(
+            sa.select(online_scores.c.trace_id, online_scores.c.value).where(
+                online_scores.c.project_id == project, online_scores.c.metric == metric,
+                online_scores.c.value.is_not(None)))}
+    pairs = []
+    for event in iter_feedback(store, project, names=[review]):
+        if event.trace_id is None or event.trace_id not in scores:
+            continue
+        human: str | None = event.label
+        if event.value is not None:
+            human = "good" if event.value >= 0.5 else "bad"
+        if human is None:
+            continue
+        automated = "good" if scores[event.trace_id] >= threshold else "bad"
+        pairs.append(LabelledPair(event.trace_id, event.at, human, automated))
+    return pairs
