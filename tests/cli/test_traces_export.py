@@ -142,3 +142,21 @@ def test_unknown_project(store: str) -> None:
     result = CliRunner().invoke(cli, ["traces", "export", "--project", "nope", "--store", store])
     assert result.exit_code == 2
     assert "No project named 'nope'" in result.output
+
+
+def test_prune_deletes_only_what_is_older(tmp_path):
+    from evalstack.production.store import create_project
+    from evalstack.production.traces import Interaction, iter_traces, log_interactions
+    from evalstack.store import Store
+
+    store = str(tmp_path / "prune.db")
+    now = datetime.now(UTC)
+    with Store.open(store) as st:
+        pid, _ = create_project(st, "bot")
+        log_interactions(st, pid, [Interaction("old?", "a", now - timedelta(days=100)),
+                                   Interaction("new?", "b", now - timedelta(days=1))])
+    result = CliRunner().invoke(cli, ["traces", "prune", "--project", "bot", "--older-than",
+                                      "30", "--store", store])
+    assert result.exit_code == 0 and "Deleted 0 spans, 0 online_scores, 1 traces" in result.output
+    with Store.open(store) as st:
+        assert [t.question for t in iter_traces(st, pid)] == ["new?"]

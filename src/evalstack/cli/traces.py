@@ -115,3 +115,33 @@ def export_command(project: str, since: str | None, until: str | None, models: t
     if redact:
         found = ", ".join(f"{k} {n}" for k, n in report.redactions.items()) or "none found"
         echo(f"Redacted: {found}.", err=True)
+
+
+@traces_command.command("prune")
+@click.option("--project", required=True, help="The project to prune.")
+@click.option("--older-than", "days", type=click.FloatRange(min=0, min_open=True),
+              required=True, metavar="DAYS",
+              help="Delete traces (with their spans and scores), feedback and conversations "
+                   "older than this many days.")
+@click.option("--store", envvar="EVALSTACK_STORE", default=None, show_envvar=True,
+              help="Store URL or path.")
+def prune_command(project: str, days: float, store: str | None) -> None:
+    """Delete a project's production data older than --older-than DAYS.
+
+    \b
+    Example:
+      evalstack traces prune --project support-bot --older-than 90
+    """
+    from datetime import UTC, datetime, timedelta
+
+    from evalstack.cli.safe import echo
+    from evalstack.core.errors import UserError
+    from evalstack.production.store import project_id, prune
+    from evalstack.store import Store
+
+    with Store.open(store, create=False) as opened:
+        pid = project_id(opened, project)
+        if pid is None:
+            raise UserError(f"No project named {project!r} in the store.")
+        counts = prune(opened, pid, datetime.now(UTC) - timedelta(days=days))
+    echo("Deleted " + ", ".join(f"{n} {table}" for table, n in counts.items()) + ".")
