@@ -160,3 +160,26 @@ def test_prune_deletes_only_what_is_older(tmp_path):
     assert result.exit_code == 0 and "Deleted 0 spans, 0 online_scores, 1 traces" in result.output
     with Store.open(store) as st:
         assert [t.question for t in iter_traces(st, pid)] == ["new?"]
+
+
+def test_metrics_per_day_with_intervals_and_retention(tmp_path):
+    from evalstack.store import Store
+    from tests.production.test_monitor import _store_traffic
+
+    store = str(tmp_path / "metrics.db")
+    with Store.open(store) as st:
+        _, traffic = _store_traffic(st, seed=0)
+    (tmp_path / "m.yaml").write_text(
+        "- {name: resolution_rate, kind: rate, event: resolved}\n"
+        "- {name: retention, kind: retention, periods: 2}\n")
+    args = ["traces", "metrics", "--project", "bot", "--metrics", str(tmp_path / "m.yaml"),
+            "--store", store]
+    data = json.loads(CliRunner().invoke(cli, [*args, "--json"]).output)
+    days = data["series"]["resolution_rate"]
+    assert len(days) == 30 and all(d["ci_low"] <= d["estimate"] <= d["ci_high"] for d in days)
+    covered = sum(d["ci_low"] <= traffic.true_resolution(i) <= d["ci_high"]
+                  for i, d in enumerate(days))
+    assert covered >= 25
+    assert data["retention"]["retention"][0]["size"] > 0
+    table = CliRunner().invoke(cli, args)
+    assert table.exit_code == 0 and "resolution_rate per day" in table.output

@@ -1,9 +1,11 @@
-"""``evalstack traces export``: chosen production traces as an eval dataset (JSONL)."""
+"""``evalstack traces``: export chosen production traces as an eval dataset (JSONL), print
+feedback metrics per window, and prune old traces."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -145,3 +147,79 @@ def prune_command(project: str, days: float, store: str | None) -> None:
             raise UserError(f"No project named {project!r} in the store.")
         counts = prune(opened, pid, datetime.now(UTC) - timedelta(days=days))
     echo("Deleted " + ", ".join(f"{n} {table}" for table, n in counts.items()) + ".")
+
+
+@traces_command.command("metrics")
+@click.option("--project", required=True, help="The project.")
+@click.option("--metrics", "metrics_path", required=True, type=click.Path(dir_okay=False),
+              help="Metric definitions (YAML list): rates, means and retention.")
+@click.option("--since", "since_days", type=click.FloatRange(min=0, min_open=True),
+              default=None, metavar="DAYS", help="Only the last DAYS days.")
+@click.option("--store", envvar="EVALSTACK_STORE", default=None, show_envvar=True,
+              help="Store URL or path.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def metrics_command(project: str, metrics_path: str, since_days: float | None,
+                    store: str | None, as_json: bool) -> None:
+    """Feedback and outcome metrics per day or week, each with its interval and n.
+
+    \b
+    A metrics file:
+      - {name: resolution_rate, kind: rate, event: resolved}
+      - {name: thumbs_up, kind: rate, event: thumbs, per: event, success: up}
+      - {name: conversation_length, kind: mean, of: turns}
+      - {name: retention, kind: retention, periods: 4}
+    """
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    from evalstack.cli._decide import Rows
+    from evalstack.cli.render import make_console
+    from evalstack.core.errors import ConfigError, UserError
+    from evalstack.production.metrics import compute_retention, load_metrics
+    from evalstack.production.monitor import metric_series, stored_conversations
+    from evalstack.production.store import project_id
+    from evalstack.store import Store
+
+    try:
+        text = Path(metrics_path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"Cannot read {metrics_path}: {exc.strerror}.") from None
+    definitions = load_metrics(text, metrics_path)
+    since = datetime.now(UTC) - timedelta(days=since_days) if since_days else None
+    with Store.open(store, create=False) as opened:
+        pid = project_id(opened, project)
+        if pid is None:
+            raise UserError(f"No project named {project!r} in the store.")
+        series = metric_series(opened, pid, definitions, since=since)
+        convs = stored_conversations(opened, pid, since=since)
+        cohorts = {d.name: compute_retention(d, convs) for d in definitions
+                   if d.kind == "retention"}
+
+    def stat(r: Any) -> dict[str, Any]:
+        return {"estimate": r.estimate, "ci_low": r.ci_low, "ci_high": r.ci_high, "n": r.n}
+
+    if as_json:
+        click.echo(json.dumps({
+            "series": {name: [{"start": p.start.isoformat(), **stat(p.result)}
+                              for p in s.points] for name, s in series.items()},
+            "retention": {name: [{"start": c.start.isoformat(), "size": c.size,
+                                  "returns": [stat(r) for r in c.returns]} for c in cs]
+                          for name, cs in cohorts.items()}}))
+        return
+    console = make_console()
+    for name, s in series.items():
+        rows = Rows(f"{name} per {s.window} (95% intervals)", ["window", "estimate",
+                                                               "95% CI", "n"], right=(1, 3))
+        for p in s.points:
+            r = p.result
+            rows.add(p.start.date().isoformat(), f"{r.estimate:.3f}",
+                     f"[{r.ci_low:.3f}, {r.ci_high:.3f}]", r.n)
+        rows.print("table", console)
+    for name, cs in cohorts.items():
+        rows = Rows(f"{name}: share of each week's new users back k weeks later",
+                    ["cohort", "users", *[f"+{k}" for k in range(1, 1 + max(
+                        (len(c.returns) for c in cs), default=0))]], right=(1,))
+        for c in cs:
+            rows.add(c.start.date().isoformat(), c.size,
+                     *[f"{r.estimate:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}]" for r in c.returns])
+        rows.print("table", console)
