@@ -26,6 +26,7 @@ from evalstack.web import data
 from evalstack.web import load as load_pages
 from evalstack.web.labels import add_label_routes
 from evalstack.web.production import add_production_routes
+from evalstack.web.review import add_review_routes
 from evalstack.web.security import Guard, allowed_hosts
 
 _HERE = resources.files("evalstack.web")
@@ -261,4 +262,5 @@ def create_app(store_url: str | None = None, *, host: str = "127.0.0.1", port: i
 
     add_label_routes(app, templates)
     add_production_routes(app, templates)
+    add_review_routes(app, templates)
     return Guard(app, allowed_hosts(host, port, allow_hosts), token)
