@@ -56,15 +56,20 @@ def test_serve_scores_new_traces_on_its_schedule(tmp_path):
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"})
         try:
+            # wait for the first round's report, reading serve's output, not the store
             deadline = time.monotonic() + 60
-            done: set = set()
-            while not done and time.monotonic() < deadline:
-                time.sleep(0.5)
-                with Store.open(store) as st:
-                    done = scored(st, pid)
+            lines = []
+            while time.monotonic() < deadline:
+                line = proc.stdout.readline()  # type: ignore[union-attr]
+                lines.append(line)
+                if "[schedule] hourly:" in line:
+                    break
         finally:
             proc.send_signal(signal.SIGINT)
             out, err = proc.communicate(timeout=60)
+        out = "".join(lines) + out
+        with Store.open(store) as st:
+            done = scored(st, pid)
         assert done, out + err
         assert "[schedule] hourly:" in out and "Traceback" not in err
         assert server.stats()["requests"] == len(done)  # nothing scored twice across rounds
