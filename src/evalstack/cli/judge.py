@@ -33,9 +33,14 @@ _VERDICT_ATTEMPTS = click.option(
 
 
 @contextmanager
-def _judge_models(store_url: str | None, disabled: bool, limits: dict[str, Any]) -> Iterator[Any]:
+def _judge_models(store_url: str | None, disabled: bool, limits: dict[str, Any], *,
+                  opened: Any = None) -> Iterator[Any]:
     """The judge's model layer for the command: ``run``'s limits and retries, and the store's
-    response cache (replies are kept as they arrive), open for the command's duration."""
+    response cache (replies are kept as they arrive), open for the command's duration.
+
+    ``opened``: a store the caller already has open, used for the cache and left open. A
+    second engine on the same SQLite file, opened and disposed alongside the first, broke
+    writes while another process read the store (``disk I/O error``)."""
     from evalstack.cli.options import build_run_config
     from evalstack.model.cache import StoreCache
     from evalstack.model.context import ModelContext, use_models
@@ -46,7 +51,7 @@ def _judge_models(store_url: str | None, disabled: bool, limits: dict[str, Any])
         with use_models(ModelContext(policy)) as models:
             yield models
         return
-    store = Store.open(store_url)
+    store = opened if opened is not None else Store.open(store_url)
     try:
         def cache(prefix: str) -> StoreCache:
             return StoreCache(store, read=store.cache_has_prefix(prefix))
@@ -54,7 +59,8 @@ def _judge_models(store_url: str | None, disabled: bool, limits: dict[str, Any])
         with use_models(ModelContext(policy, cache=cache)) as models:
             yield models
     finally:
-        store.close()
+        if opened is None:
+            store.close()
 
 
 @click.group("judge")
@@ -263,11 +269,13 @@ def _grading_judge(scorer_name: str, rubric: str, undecided: str, model: Any) ->
         ContextPrecision,
         ContextRecall,
         Faithfulness,
+        StatementMetric,
     )
     from evalstack.scorers.judge.rubric import load_rubric
     from evalstack.scorers.judge.scorer import RubricJudge
 
-    metrics = {"faithfulness": Faithfulness, "context_recall": ContextRecall,
+    metrics: dict[str, type[StatementMetric]] = {
+               "faithfulness": Faithfulness, "context_recall": ContextRecall,
                "context_precision": ContextPrecision}
     if scorer_name in metrics:
         return metrics[scorer_name](model, undecided, None)

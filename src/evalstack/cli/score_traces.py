@@ -57,7 +57,7 @@ def score_traces_command(policy_path: str, project: str, store: str | None, as_j
         if pid is None:
             raise UserError(f"No project named {project!r} in the store. Make one with: "
                             f"evalstack serve --new-project {project}")
-        with _judge_models(store, False, limits):
+        with _judge_models(store, False, limits, opened=opened):
             report = asyncio.run(score_traces(opened, pid, policy))
     if as_json:
         click.echo(json.dumps(asdict(report)))

@@ -147,19 +147,10 @@ def _schedule(opened: Any, store: str | None, score_jobs: tuple[str, ...],
 
 def _score_job(opened: Any, store: str | None, pid: str, policy: Any) -> Any:
     async def job() -> str:
-        from evalstack.cli.options import build_run_config
-        from evalstack.model.cache import StoreCache
-        from evalstack.model.context import ModelContext, use_models
+        from evalstack.cli.judge import _judge_models
         from evalstack.production.scoring import score_traces
 
-        # The judge's reply cache is serve's own open store: a second engine on the same
-        # SQLite file, opened and disposed every round, is what broke writes (disk I/O error)
-        # while another process read the store.
-        def cache(prefix: str) -> StoreCache:
-            return StoreCache(opened, read=opened.cache_has_prefix(prefix))
-
-        policy_ = build_run_config({}).call_policy()
-        with use_models(ModelContext(policy_, cache=cache)):
+        with _judge_models(store, False, {}, opened=opened):
             return (await score_traces(opened, pid, policy)).message
 
     return job

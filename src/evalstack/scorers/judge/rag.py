@@ -32,6 +32,7 @@ against human labels with ``evalstack judge validate --scorer NAME``.
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -199,7 +200,7 @@ def _metric_rubric(name: str, description: str) -> Rubric:
                   criteria=[Criterion(name=name, description=description)])
 
 
-class StatementMetric(_SpecScrubbed):
+class StatementMetric(_SpecScrubbed, ABC):
     """Base of the statement-checked metrics: one judge, a policy, a context source."""
 
     name = ""
@@ -217,9 +218,10 @@ class StatementMetric(_SpecScrubbed):
         self.rubric = _metric_rubric(self.name, self.description)
         self.template_hash = self.judge.template_hash
 
+    @abstractmethod
     async def tally(self, question: str, answer: str, reference: str | None,
                     contexts: Sequence[str]) -> StatementTally:
-        raise NotImplementedError
+        """The metric's statements for one answer, each judged, and its value."""
 
     async def grade(self, question: str, answer: str, reference: str | None = None,
                     source: str | None = None) -> JudgeReply[StatementTally]:
