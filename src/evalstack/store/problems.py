@@ -80,10 +80,13 @@ def check_sqlite_file(path: Path, *, create: bool) -> None:
                 f"${ENV_VAR}), or make the folder writable."
             )
         return
+    # The file is read through SQLite only. A plain open() and close() of a file this process
+    # already has open in SQLite drops the process's POSIX locks on it (fcntl locks belong to
+    # the process, not the descriptor): another process closing its last connection then
+    # takes the file for its own, checkpoints and deletes the write-ahead log under us, and
+    # our later writes fail with "disk I/O error" or are lost.
     try:
         size = path.stat().st_size
-        with path.open("rb") as fh:
-            header = fh.read(len(_SQLITE_HEADER))
     except OSError as exc:
         raise StoreError(
             f"Cannot read the store {str(path)!r}: {exc.strerror}. Check its permissions, or "
@@ -96,12 +99,6 @@ def check_sqlite_file(path: Path, *, create: bool) -> None:
                 "was ever stored there. Check the path, or run `evalstack run` to fill it."
             )
         return
-    if header != _SQLITE_HEADER:
-        raise StoreError(
-            f"{str(path)!r} is not an evalstack store: it is not a SQLite database (it starts "
-            f"with {header[:12]!r}). It was not changed. --store expects an evalstack store "
-            "file (evalstack.db); choose another path."
-        )
     tables = _table_names(path)
     ours = set(metadata.tables) | {VERSION_TABLE}
     if tables and VERSION_TABLE not in tables and not tables <= ours:
@@ -123,7 +120,9 @@ def _table_names(path: Path) -> set[str]:
     try:
         rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
     except sqlite3.DatabaseError as exc:
-        if "not a database" in str(exc) or "malformed" in str(exc):
+        if "not a database" in str(exc):
+            raise StoreError(_not_sqlite_message(path)) from None
+        if "malformed" in str(exc):
             raise StoreError(
                 f"{str(path)!r} is not a usable SQLite database ({exc}). It was not changed. "
                 "Restore it from a backup, or choose another path with --store."
@@ -132,6 +131,20 @@ def _table_names(path: Path) -> set[str]:
     finally:
         conn.close()
     return {name for (name,) in rows if not name.startswith("sqlite_")}
+
+
+def _not_sqlite_message(path: Path) -> str:
+    # Only for a file SQLite refused, so no connection of ours holds a lock on it.
+    try:
+        with path.open("rb") as fh:
+            header = fh.read(len(_SQLITE_HEADER))
+    except OSError:
+        header = b""
+    return (
+        f"{str(path)!r} is not an evalstack store: it is not a SQLite database (it starts "
+        f"with {header[:12]!r}). It was not changed. --store expects an evalstack store "
+        "file (evalstack.db); choose another path."
+    )
 
 
 def _missing_message(path: Path) -> str:
