@@ -104,4 +104,5 @@ def test_serve_writes_while_other_processes_read(store_url, tmp_path):
         assert seen[-1] > 0, text  # the reader saw the scores while serve was writing them
         assert final >= max(seen) and final == server.stats()["requests"], text
         assert posted == 20 and traces == 220, text
+        assert "[schedule] hourly:" in text, text
         assert "error" not in text.lower() and "Traceback" not in text, text
