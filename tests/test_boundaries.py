@@ -14,7 +14,7 @@ SRC = pathlib.Path(os.environ.get("EVALSTACK_SRC", pathlib.Path(__file__).parent
 LAYERS = [
     ["core", "stats", "_version"],
     ["model", "datasets", "providers"],
-    ["solvers", "scorers", "benchmarks"],
+    ["solvers", "scorers", "benchmarks", "perturb"],
     ["runner", "store", "analysis", "production"],
     ["cli", "web", "testing", "__main__", "<root>"],
 ]

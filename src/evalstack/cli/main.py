@@ -48,6 +48,8 @@ COMMANDS = {
                   "Production: human reviews vs automated scores per week, drift flagged."),
     "guardrail": ("evalstack.cli.guardrail", "guardrail_command",
                   "A guardrail run's confusion matrix, FPR and FNR by category; compare two."),
+    "robust": ("evalstack.cli.robust", "robust_command",
+               "Robustness: perturbed variants vs the original, paired drop, suspect items."),
     "traces": ("evalstack.cli.traces", "traces_command",
                "Production: export chosen traces as an eval dataset, personal data redacted."),
 }

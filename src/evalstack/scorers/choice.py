@@ -127,6 +127,39 @@ def extract_choice(
     return None
 
 
+def extract_label(
+    text: str, labels: Sequence[str], choices: Sequence[str] | None = None
+) -> int | None:
+    """The index of the option a free-text answer chose when the options carry other labels
+    than ``A, B, ...`` (``1, 2, 3``, ``I, II, III``): the label after an explicit "answer"
+    marker, else the whole answer as a label or an option's text, else the last standalone
+    label.
+
+    Examples:
+        >>> extract_label("The answer is 3.", ["1", "2", "3", "4"])
+        2
+        >>> extract_label("II", ["I", "II", "III"])
+        1
+    """
+    wanted = {label.lower(): i for i, label in enumerate(labels)}
+    options = [_norm_option(c) for c in (choices or ())][: len(labels)]
+    lone = text.strip(_DECORATION).lower()
+    if lone in wanted:
+        return wanted[lone]
+    tokens = [(m.start(), m.group(0).lower()) for m in re.finditer(r"[A-Za-z0-9]+", text)]
+    for marker in reversed(list(_MARKER.finditer(text))):
+        after = [t for pos, t in tokens if pos >= marker.end()]
+        if after and after[0] in wanted:
+            return wanted[after[0]]
+    if options and _norm_option(text) in options:
+        return options.index(_norm_option(text))
+    for _, token in reversed(tokens):
+        if token in wanted and not (token in ("i", "a") and len(labels[0]) == 1
+                                    and labels[0].islower()):
+            return wanted[token]
+    return None
+
+
 def _explicit_at(text: str, pos: int, valid: str, options: list[str]) -> int | None:
     m = _LETTER_AT.match(text, pos)
     if m is not None:

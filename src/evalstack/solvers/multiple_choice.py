@@ -28,8 +28,8 @@ from evalstack.core.types import (
     LoglikelihoodRequest,
     Sample,
 )
-from evalstack.scorers.choice import extract_choice
-from evalstack.solvers.templates import LETTERS, PromptTemplate, target_letter
+from evalstack.scorers.choice import extract_choice, extract_label
+from evalstack.solvers.templates import LETTERS, PromptTemplate, option_labels, target_letter
 
 # lm-evaluation-harness's MMLU format (answer letters as continuations).
 MMLU_TEMPLATE = "{input}\n{choices}\nAnswer:"
@@ -118,12 +118,13 @@ class MultipleChoiceSolver:
     def continuations(self, sample: Sample) -> tuple[str, ...]:
         """The text scored after the prompt for each option, in log-likelihood mode."""
         choices = sample.choices or ()
+        labels = option_labels(sample)
         if self.continuation == "letters":
-            return tuple(f" {LETTERS[i]}" for i in range(len(choices)))
+            return tuple(f" {label}" for label in labels)
         if self.continuation == "text":
             return tuple(f" {c}" for c in choices)
         return tuple(
-            self.continuation.format(letter=LETTERS[i], text=c) for i, c in enumerate(choices)
+            self.continuation.format(letter=labels[i], text=c) for i, c in enumerate(choices)
         )
 
     def _shots(self, sample: Sample) -> Sequence[Sample]:
@@ -143,15 +144,15 @@ class MultipleChoiceSolver:
         parts = []
         for shot in self._shots(sample):
             index = LETTERS.index(target_letter(shot))
-            answer = f" {LETTERS[index]}" if generating else self.continuations(shot)[index]
+            answer = (f" {option_labels(shot)[index]}" if generating
+                      else self.continuations(shot)[index])
             parts.append(body.render(shot) + answer)
         parts.append(body.render(sample))
         text = FEWSHOT_SEPARATOR.join(parts)
         if self._description is not None:
             text = self._description.render(sample) + text
         if generating:
-            n = len(sample.choices or ())
-            text += GENERATE_SUFFIX.format(letters=", ".join(LETTERS[:n]))
+            text += GENERATE_SUFFIX.format(letters=", ".join(option_labels(sample)))
         return text
 
     async def __call__(self, state: TaskState, model: ModelCaller) -> TaskState:
@@ -172,7 +173,11 @@ class MultipleChoiceSolver:
         state.output = await model.generate(
             GenerateRequest(state.messages, self.config or state.config)
         )
-        state.choice = extract_choice(state.output.text, n, sample.choices)
+        labels = option_labels(sample)
+        if labels == tuple(LETTERS[:n]):
+            state.choice = extract_choice(state.output.text, n, sample.choices)
+        else:
+            state.choice = extract_label(state.output.text, labels, sample.choices)
         state.metadata["method"] = "generate"
         return state
 

@@ -34,9 +34,28 @@ _JINJA_VAR = re.compile(r"\{\{-?\s*([A-Za-z_]\w*)([^{}]*?)\s*-?\}\}")
 _JINJA_BLOCK = re.compile(r"\{%.*?%\}", re.DOTALL)
 
 
-def render_choices(choices: Sequence[str]) -> str:
-    """``A. first\\nB. second`` for the given options."""
-    return "\n".join(f"{LETTERS[i]}. {c}" for i, c in enumerate(choices))
+#: Other ways to label options, for the ``labels`` perturbation (``metadata["option_labels"]``).
+OPTION_LABELS = {
+    "numbers": tuple(str(i) for i in range(1, 27)),
+    "lower": tuple(string.ascii_lowercase),
+    "roman": ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X"),
+}
+
+
+def option_labels(sample: Sample) -> tuple[str, ...]:
+    """The labels a sample's options are shown with: ``A, B, ...`` unless its metadata's
+    ``option_labels`` says otherwise."""
+    n = len(sample.choices or ())
+    given = sample.metadata.get("option_labels")
+    if given and len(given) >= n:
+        return tuple(str(x) for x in given[:n])
+    return tuple(LETTERS[:n])
+
+
+def render_choices(choices: Sequence[str], labels: Sequence[str] | None = None) -> str:
+    """``A. first\\nB. second`` for the given options (or with the given labels)."""
+    shown = labels if labels is not None else LETTERS
+    return "\n".join(f"{shown[i]}. {c}" for i, c in enumerate(choices))
 
 
 def target_letter(sample: Sample) -> str:
@@ -60,10 +79,11 @@ def _fields(sample: Sample) -> dict[str, Any]:
     values["input"] = sample.input_text()
     values["target"] = sample.targets[0] if sample.targets else ""
     if sample.choices:
-        values["choices"] = render_choices(sample.choices)
-        values["letters"] = ", ".join(LETTERS[: len(sample.choices)])
+        labels = option_labels(sample)
+        values["choices"] = render_choices(sample.choices, labels)
+        values["letters"] = ", ".join(labels)
         try:
-            values["answer_letter"] = target_letter(sample)
+            values["answer_letter"] = labels[LETTERS.index(target_letter(sample))]
         except ConfigError:
             values["answer_letter"] = values["target"]
     return values
