@@ -147,7 +147,7 @@ def test_identity_describes_the_file_without_loading_it(fake_llama: None, fake_g
     assert str(fake_gguf.parent) not in repr(ident)  # portable across machines
     assert provider._llm is None
     assert provider.capabilities == {Capability.GENERATE, Capability.LOGLIKELIHOOD,
-                                     Capability.CHAT}
+                                     Capability.CHAT, Capability.TOKEN_SCORES}
     assert provider.max_concurrency == 1
 
 

@@ -323,7 +323,8 @@ def test_identity_and_capabilities(tiny_dir: Path, tmp_path: Path) -> None:
     assert ident["model"] == tiny_dir.name
     assert ident["fingerprint"] == directory_fingerprint(tiny_dir)
     assert ident["args"]["dtype"] == "bfloat16"
-    assert p.capabilities == {Capability.GENERATE, Capability.LOGLIKELIHOOD}
+    assert p.capabilities == {Capability.GENERATE, Capability.LOGLIKELIHOOD,
+                              Capability.TOKEN_SCORES}
     assert p.max_concurrency == 1
     assert p._model is None  # identity does not load the model
     copy = tmp_path / tiny_dir.name

@@ -52,6 +52,10 @@ COMMANDS = {
                "Robustness: perturbed variants vs the original, paired drop, suspect items."),
     "traces": ("evalstack.cli.traces", "traces_command",
                "Production: export chosen traces as an eval dataset, personal data redacted."),
+    "mink": ("evalstack.cli.mink", "mink_command",
+             "Contamination: Min-K% Prob and Min-K%++ membership scores (local models)."),
+    "overlap": ("evalstack.cli.overlap", "overlap_command",
+                "Contamination: n-gram overlap between a task's items and your corpus."),
 }
 
 

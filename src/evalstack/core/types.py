@@ -91,6 +91,10 @@ class Capability(enum.StrEnum):
     #: The model takes a conversation and answers as an assistant (a chat template or a chat
     #: API), rather than continuing raw text. Tasks with a chat form pick it for such models.
     CHAT = "chat"
+    #: Per-token log-probabilities of a text and each position's full next-token
+    #: distribution summary (mean and variance of log p over the vocabulary): Min-K% Prob and
+    #: Min-K%++ membership scores. Only in-process models (llama.cpp, transformers) offer it.
+    TOKEN_SCORES = "token_scores"
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,3 +335,41 @@ class LoglikelihoodOutput:
     logprobs: tuple[float, ...]
     is_greedy: tuple[bool, ...] | None = None
     input_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenScoresRequest:
+    """Score every token of ``text`` given its prefix (the first token given the start token)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class TokenScores:
+    """Per-token scores of a text under the model's next-token distributions.
+
+    Attributes:
+        tokens: the scored token ids (the text's tokens, without a start token).
+        logprobs: ``log p(token_t | prefix)`` for each token.
+        mean: ``mu_t = sum_z p(z) log p(z)`` of the distribution at each position.
+        variance: ``sigma_t^2 = sum_z p(z) (log p(z) - mu_t)^2`` at each position.
+        input_tokens: tokens read, for usage.
+    """
+
+    tokens: tuple[int, ...]
+    logprobs: tuple[float, ...]
+    mean: tuple[float, ...]
+    variance: tuple[float, ...]
+    input_tokens: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tokens": list(self.tokens), "logprobs": list(self.logprobs),
+                "mean": list(self.mean), "variance": list(self.variance),
+                "input_tokens": self.input_tokens}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TokenScores:
+        return cls(tuple(int(t) for t in data["tokens"]),
+                   tuple(float(x) for x in data["logprobs"]),
+                   tuple(float(x) for x in data["mean"]),
+                   tuple(float(x) for x in data["variance"]), data.get("input_tokens"))

@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
-from evalstack.core.errors import ProviderError
+from evalstack.core.errors import ConfigError, ProviderError
 from evalstack.core.provider import ModelProvider
 from evalstack.core.types import (
     Capability,
@@ -22,6 +22,8 @@ from evalstack.core.types import (
     LoglikelihoodOutput,
     LoglikelihoodRequest,
     ModelOutput,
+    TokenScores,
+    TokenScoresRequest,
 )
 from evalstack.model.cache import KeySpace, output_from_json, output_to_json
 from evalstack.model.policy import CallPolicy
@@ -30,7 +32,24 @@ from evalstack.model.ratelimit import RateLimiter
 from evalstack.model.retry import backoff_delay
 from evalstack.model.usage import MODEL_ROLE, Usage, sample_usage
 
-Output = ModelOutput | LoglikelihoodOutput
+Output = ModelOutput | LoglikelihoodOutput | TokenScores
+
+#: Which models offer ``Capability.TOKEN_SCORES`` (for the message refusing one that doesn't).
+TOKEN_SCORES_OFFERED = (
+    "local/... (llama.cpp, e.g. local/smollm2), llamacpp/PATH.gguf and transformers/..."
+)
+
+
+def _encode(out: Output) -> dict[str, Any]:
+    if isinstance(out, TokenScores):
+        return {**out.to_dict(), "_type": "token_scores"}
+    return output_to_json(out)
+
+
+def _decode(data: dict[str, Any]) -> Output:
+    if data.get("_type") == "token_scores":
+        return TokenScores.from_dict(data)
+    return output_from_json(data)
 
 
 class ResponseCache(Protocol):
@@ -138,6 +157,26 @@ class Model:
             raise ProviderError(f"{self.name} answered a loglikelihood request with {type(out)}")
         return out
 
+    async def token_scores(self, request: TokenScoresRequest, *,
+                           usage: Usage | None = None) -> TokenScores:
+        """Per-token log-probabilities of a text and each position's distribution summary.
+
+        Raises:
+            ConfigError: the provider does not offer ``Capability.TOKEN_SCORES``.
+        """
+        if Capability.TOKEN_SCORES not in self.capabilities:
+            raise ConfigError(
+                f"{self.name} cannot give token scores: they need token log-probabilities and "
+                f"each position's full next-token distribution; {TOKEN_SCORES_OFFERED} offer them.")
+        method = getattr(self.provider, "token_scores", None)
+        if method is None:
+            raise ConfigError(f"{self.name} declares token scores but has no token_scores method.")
+        out = await self._call(self.keys.key({"op": "token_scores", "text": request.text}),
+                               lambda: method(request), len(request.text) / 4, usage, False)
+        if not isinstance(out, TokenScores):
+            raise ProviderError(f"{self.name} answered a token-scores request with {type(out)}")
+        return out
+
     async def _call(self, key: str, make: Callable[[], Awaitable[Output]], estimate: float,
                     usage: Usage | None, refresh: bool,
                     accept: Callable[[Output], bool] | None = None) -> Output:
@@ -148,11 +187,11 @@ class Model:
             if hit is not None and "_type" in hit:  # older judge entries have no _type
                 for u in sinks:
                     u.cached = True
-                return output_from_json(hit)
+                return _decode(hit)
         out, latency = await self._with_retries(make, estimate, sinks)
         self._count(out, latency, sinks)
         if cache is not None and (accept is None or accept(out)):
-            cache.put(key, output_to_json(out))
+            cache.put(key, _encode(out))
         return out
 
     def _sinks(self, usage: Usage | None) -> list[Usage]:
@@ -261,3 +300,6 @@ class SampleCaller:
 
     async def loglikelihood(self, request: LoglikelihoodRequest) -> LoglikelihoodOutput:
         return await self._model.loglikelihood(request, usage=self.usage)
+
+    async def token_scores(self, request: TokenScoresRequest) -> TokenScores:
+        return await self._model.token_scores(request, usage=self.usage)

@@ -32,6 +32,8 @@ from evalstack.core.types import (
     LoglikelihoodRequest,
     ModelOutput,
     StructuredOutput,
+    TokenScores,
+    TokenScoresRequest,
 )
 from evalstack.providers._args import int_arg
 from evalstack.providers._worker import WorkerThreadModel, common_prefix
@@ -57,6 +59,29 @@ def default_threads(cpu_count: int | None = None) -> int:
     """
     n = cpu_count if cpu_count is not None else (os.cpu_count() or 1)
     return 1 if n <= 2 else min(4, n // 2)
+
+
+def distribution_scores(logits: Any, targets: Any) -> tuple[Any, Any, Any]:
+    """Per row of next-token ``logits``: log p of its target, and the mean and variance of
+    log p over the vocabulary under p (Min-K%++'s mu and sigma^2), all in float64.
+
+    Examples:
+        >>> import numpy as np
+        >>> lp, mu, var = distribution_scores(np.zeros((1, 4)), np.array([2]))
+        >>> round(float(lp[0]), 6), round(float(mu[0]), 6), round(float(var[0]), 12)
+        (-1.386294, -1.386294, 0.0)
+    """
+    import numpy as np
+
+    scores = np.asarray(logits, dtype=np.float64)
+    top = scores.max(axis=1, keepdims=True)
+    shifted = scores - top
+    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    p = np.exp(logp)
+    mean = (p * logp).sum(axis=1)
+    variance = np.maximum((p * (logp - mean[:, None]) ** 2).sum(axis=1), 0.0)
+    picked = logp[np.arange(len(targets)), np.asarray(targets)]
+    return picked, mean, variance
 
 
 def file_fingerprint(path: Path) -> str:
@@ -155,7 +180,7 @@ class LlamaCppProvider(WorkerThreadModel):
 
     # It answers through the model's chat template (create_chat_completion): a chat model.
     capabilities: frozenset[Capability] = frozenset(
-        {Capability.GENERATE, Capability.LOGLIKELIHOOD, Capability.CHAT}
+        {Capability.GENERATE, Capability.LOGLIKELIHOOD, Capability.CHAT, Capability.TOKEN_SCORES}
     )
     max_concurrency: int | None = 1
     thread_name = "evalstack-llamacpp"
@@ -216,7 +241,30 @@ class LlamaCppProvider(WorkerThreadModel):
             "args": public_args(args),
         }
 
+    async def token_scores(self, request: TokenScoresRequest) -> TokenScores:
+        """Every token's ``log p(token | prefix)`` and each position's mean and variance."""
+        scored: TokenScores = await self._run(self._token_scores_sync, request)
+        return scored
+
     # -- everything below runs in the worker thread ---------------------------------------
+
+    def _token_scores_sync(self, request: TokenScoresRequest) -> TokenScores:
+        llm = self._load()
+        start = llm.token_bos() if llm.token_bos() >= 0 else llm.token_eos()
+        tokens = self._tokenize(request.text)
+        if not tokens or tokens[0] != start:
+            tokens = [start, *tokens]  # the first token of the text is scored given the start
+        if len(tokens) > self.n_ctx:
+            raise ProviderError(
+                f"The text is {len(tokens)} tokens long; the context window holds "
+                f"{self.n_ctx}. Raise the n_ctx model argument or shorten the text."
+            )
+        if len(tokens) == 1:
+            return TokenScores((), (), (), (), 1)
+        rows = self._eval(tokens[:-1], 0, 0)
+        logprobs, mean, variance = distribution_scores(rows, tokens[1:])
+        return TokenScores(tuple(tokens[1:]), tuple(map(float, logprobs)),
+                           tuple(map(float, mean)), tuple(map(float, variance)), len(tokens))
 
     def _load(self) -> Any:
         if self._llm is not None:

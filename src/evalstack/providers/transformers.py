@@ -24,6 +24,8 @@ from evalstack.core.types import (
     LoglikelihoodOutput,
     LoglikelihoodRequest,
     ModelOutput,
+    TokenScores,
+    TokenScoresRequest,
 )
 from evalstack.providers._args import int_arg
 from evalstack.providers._worker import WorkerThreadModel, common_prefix
@@ -104,7 +106,8 @@ class TransformersProvider(WorkerThreadModel):
         True
     """
 
-    capabilities: frozenset[Capability] = frozenset({Capability.GENERATE, Capability.LOGLIKELIHOOD})
+    capabilities: frozenset[Capability] = frozenset(
+        {Capability.GENERATE, Capability.LOGLIKELIHOOD, Capability.TOKEN_SCORES})
     max_concurrency: int | None = 1
     thread_name = "evalstack-transformers"
 
@@ -299,6 +302,35 @@ class TransformersProvider(WorkerThreadModel):
                     greedy[i] = bool((picked.argmax(dim=-1) == targets).all())
         input_tokens = len(context) + sum(len(w) - s for w, s in items)
         return LoglikelihoodOutput(tuple(logprobs), tuple(greedy), input_tokens)
+
+    async def token_scores(self, request: TokenScoresRequest) -> TokenScores:
+        """Every token's ``log p(token | prefix)`` and each position's mean and variance."""
+        scored: TokenScores = await self._run(self._token_scores_sync, request)
+        return scored
+
+    def _token_scores_sync(self, request: TokenScoresRequest) -> TokenScores:
+        import torch
+
+        from evalstack.providers.llamacpp import distribution_scores
+
+        self._load()
+        start = self._start_token()
+        tokens = self._encode(request.text)
+        if not tokens or tokens[0] != start:
+            tokens = [start, *tokens]  # the first token of the text is scored given the start
+        if len(tokens) > self._limit:
+            raise ProviderError(
+                f"The text is {len(tokens)} tokens long; the model sees at most "
+                f"{self._limit}. Shorten the text or raise the max_length model argument."
+            )
+        if len(tokens) == 1:
+            return TokenScores((), (), (), (), 1)
+        with torch.inference_mode():
+            ids = torch.tensor([tokens[:-1]], dtype=torch.long)
+            logits = self._forward(ids, torch.ones_like(ids))[0].double().numpy()
+        logprobs, mean, variance = distribution_scores(logits, tokens[1:])
+        return TokenScores(tuple(tokens[1:]), tuple(map(float, logprobs)),
+                           tuple(map(float, mean)), tuple(map(float, variance)), len(tokens))
 
     def _forward(self, input_ids: Any, mask: Any) -> Any:
         try:
