@@ -21,6 +21,7 @@ PERTURBATIONS: dict[str, str] = {
     "casing": "evalstack.perturb.noise:Casing",
     "whitespace": "evalstack.perturb.noise:Whitespace",
     "distractor": "evalstack.perturb.noise:Distractor",
+    "numbers": "evalstack.perturb.numbers:Numbers",
 }
 
 
