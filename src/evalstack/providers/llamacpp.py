@@ -61,29 +61,6 @@ def default_threads(cpu_count: int | None = None) -> int:
     return 1 if n <= 2 else min(4, n // 2)
 
 
-def distribution_scores(logits: Any, targets: Any) -> tuple[Any, Any, Any]:
-    """Per row of next-token ``logits``: log p of its target, and the mean and variance of
-    log p over the vocabulary under p (Min-K%++'s mu and sigma^2), all in float64.
-
-    Examples:
-        >>> import numpy as np
-        >>> lp, mu, var = distribution_scores(np.zeros((1, 4)), np.array([2]))
-        >>> round(float(lp[0]), 6), round(float(mu[0]), 6), round(float(var[0]), 12)
-        (-1.386294, -1.386294, 0.0)
-    """
-    import numpy as np
-
-    scores = np.asarray(logits, dtype=np.float64)
-    top = scores.max(axis=1, keepdims=True)
-    shifted = scores - top
-    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    p = np.exp(logp)
-    mean = (p * logp).sum(axis=1)
-    variance = np.maximum((p * (logp - mean[:, None]) ** 2).sum(axis=1), 0.0)
-    picked = logp[np.arange(len(targets)), np.asarray(targets)]
-    return picked, mean, variance
-
-
 def file_fingerprint(path: Path) -> str:
     """A cheap content hash of a large file: sha256 of its size, first and last MiB."""
     size = path.stat().st_size
@@ -262,6 +239,8 @@ class LlamaCppProvider(WorkerThreadModel):
         if len(tokens) == 1:
             return TokenScores((), (), (), (), 1)
         rows = self._eval(tokens[:-1], 0, 0)
+        from evalstack.stats.mink import distribution_scores
+
         logprobs, mean, variance = distribution_scores(rows, tokens[1:])
         return TokenScores(tuple(tokens[1:]), tuple(map(float, logprobs)),
                            tuple(map(float, mean)), tuple(map(float, variance)), len(tokens))

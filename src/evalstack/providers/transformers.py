@@ -311,7 +311,7 @@ class TransformersProvider(WorkerThreadModel):
     def _token_scores_sync(self, request: TokenScoresRequest) -> TokenScores:
         import torch
 
-        from evalstack.providers.llamacpp import distribution_scores
+        from evalstack.stats.mink import distribution_scores
 
         self._load()
         start = self._start_token()

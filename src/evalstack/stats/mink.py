@@ -142,3 +142,25 @@ def auc_with_interval(member_scores: ArrayLike, nonmember_scores: ArrayLike,
                                                  + z * z / (4 * trials * trials))
     return StatResult(auc, max(0.0, centre - half), min(1.0, centre + half), n, "wilson_min_n",
                       se=0.0)
+
+
+def distribution_scores(logits: ArrayLike,
+                        targets: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row of next-token ``logits``: log p of its target, and the mean and variance of
+    log p over the vocabulary under p (Min-K%++'s mu and sigma^2), all in float64.
+
+    Examples:
+        >>> lp, mu, var = distribution_scores(np.zeros((1, 4)), np.array([2]))
+        >>> round(float(lp[0]), 6), round(float(mu[0]), 6), round(float(var[0]), 12)
+        (-1.386294, -1.386294, 0.0)
+    """
+    scores = np.asarray(logits, dtype=np.float64)
+    top = scores.max(axis=1, keepdims=True)
+    shifted = scores - top
+    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    p = np.exp(logp)
+    mean = (p * logp).sum(axis=1)
+    variance = np.maximum((p * (logp - mean[:, None]) ** 2).sum(axis=1), 0.0)
+    chosen = np.asarray(targets)
+    picked = logp[np.arange(chosen.size), chosen]
+    return picked, mean, variance
