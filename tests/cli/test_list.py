@@ -19,7 +19,9 @@ from evalstack.datasets.sources import DataSource
 
 BENCHMARKS = ("mmlu", "gsm8k", "math", "gpqa", "humaneval", "mbpp", "arc_easy", "arc_challenge",
               "hellaswag", "truthfulqa_mc1", "truthfulqa_mc2", "bbh", "mt_bench", "guardrail",
-              "summarization", "rag_counterfactual")
+              "summarization", "rag_counterfactual", "injection_direct", "injection_indirect",
+              "contradiction")
+BUNDLED = ("demo_unit", "demo_mmlu", "ambiguity", "over_refusal")
 
 
 def run_cli(*args: str):
@@ -40,10 +42,10 @@ def listed(section: str) -> list[dict]:
 def test_list_tasks_names_every_benchmark_and_the_demos():
     result = run_cli("list", "tasks")
     assert result.exit_code == 0, result.output
-    for name in (*BENCHMARKS, "demo_unit", "demo_mmlu"):
+    for name in (*BENCHMARKS, *BUNDLED):
         assert name in result.output
     names = [t["name"] for t in listed("tasks")]
-    assert set(names) == {*BENCHMARKS, "demo_unit", "demo_mmlu"}
+    assert set(names) == {*BENCHMARKS, *BUNDLED}
 
 
 def test_tasks_show_version_source_and_licence():
@@ -94,7 +96,8 @@ def test_where_the_data_was_found(tmp_path, monkeypatch):
     assert tasks["gsm8k"]["available"] is False
     assert tasks["mmlu"]["available"] is True and tasks["mmlu"]["data"][0]["where"] == ["package"]
     assert tasks["humaneval"]["data"][0]["where"] == ["package"]
-    assert tasks["demo_unit"]["data"][0]["where"] == ["bundled"]
+    for name in BUNDLED:
+        assert tasks[name]["data"][0]["where"] == ["bundled"], name
     (mirror / "gsm8k" / "test.jsonl").write_text("{}\n")
     (mirror / "gsm8k" / "train.jsonl").write_text("{}\n")
     cached = tmp_path / "cache" / "data" / "gpqa" / "gpqa_diamond.csv"

@@ -22,6 +22,7 @@ import json
 import os
 import re
 from dataclasses import asdict, dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -52,12 +53,21 @@ TASK_DATA: dict[str, tuple[tuple[str, str, bool], ...]] = {
                   ("MT_BENCH", "benign", True), ("VICUNA_BENCH", "benign", True)),
     "summarization": (("DOCUMENTS", "articles", True), ("REFERENCES", "gold summaries", True)),
     "rag_counterfactual": (("SOURCE", "questions and passages", True),),
+    "injection_direct": (("HIJACKING", "hijacking attacks", True),
+                         ("EXTRACTION", "extraction attacks", True)),
+    "injection_indirect": (("EMAIL", "email contexts", True), ("TABLE", "table contexts", True),
+                           ("CODE", "code contexts", True), ("TEXT_ATTACKS", "text attacks", True),
+                           ("CODE_ATTACKS", "code attacks", True)),
+    "contradiction": (("SOURCE", "questions and passages", True),),
 }
 
-#: The demo tasks' files, bundled in ``evalstack/data/demo``, and their licences.
+#: The files some tasks ship in ``evalstack/data`` (path below it), and their licences.
 BUNDLED: dict[str, tuple[str, str]] = {
-    "demo_unit": ("bbh_unit.jsonl", "MIT (BIG-Bench Hard; task data from BIG-bench, Apache-2.0)"),
-    "demo_mmlu": ("mmlu_subset.jsonl", "MIT (MMLU)"),
+    "demo_unit": ("demo/bbh_unit.jsonl",
+                  "MIT (BIG-Bench Hard; task data from BIG-bench, Apache-2.0)"),
+    "demo_mmlu": ("demo/mmlu_subset.jsonl", "MIT (MMLU)"),
+    "ambiguity": ("adversarial/ambiguity.jsonl", "CC0-1.0 (written for evalstack)"),
+    "over_refusal": ("adversarial/over_refusal.jsonl", "CC0-1.0 (written for evalstack)"),
 }
 
 
@@ -224,11 +234,9 @@ def _data_file(attr: Any, role: str, needed: bool, subtasks: tuple[str, ...]) ->
 
 
 def _bundled_file(name: str) -> DataFile:
-    from evalstack.benchmarks.demo import demo_file
-
     filename, licence = BUNDLED[name]
-    here = demo_file(filename).is_file()
-    return DataFile(role="bundled", needed=True, mirror=None, package=f"evalstack:data/demo/"
+    here = resources.files("evalstack").joinpath("data", *filename.split("/")).is_file()
+    return DataFile(role="bundled", needed=True, mirror=None, package=f"evalstack:data/"
                     f"{filename}", url=None, hub=None, licence=licence, files=1,
                     found=int(here), where=("bundled",) if here else ())
 

@@ -83,6 +83,12 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "guardrail": "evalstack.benchmarks.guardrail:guardrail",
         "summarization": "evalstack.benchmarks.summarization:summarization",
         "rag_counterfactual": "evalstack.benchmarks.rag_counterfactual:rag_counterfactual",
+        "injection_direct": "evalstack.benchmarks.adversarial.injection_direct:injection_direct",
+        "injection_indirect": ("evalstack.benchmarks.adversarial.injection_indirect:"
+                               "injection_indirect"),
+        "ambiguity": "evalstack.benchmarks.adversarial.ambiguity:ambiguity",
+        "contradiction": "evalstack.benchmarks.adversarial.contradiction:contradiction",
+        "over_refusal": "evalstack.benchmarks.adversarial.over_refusal:over_refusal",
     },
 }
 

@@ -23,7 +23,7 @@ from evalstack.core.scorer import Score, TaskState
 from evalstack.core.types import Sample
 from evalstack.scorers.judge.model import JudgeModel, JudgeReply
 from evalstack.scorers.judge.rubric import Rubric, load_rubric
-from evalstack.scorers.judge.scorer import RubricJudge, _SpecScrubbed, judge_inputs
+from evalstack.scorers.judge.scorer import RubricJudge, SpecScrubbed, judge_inputs
 from evalstack.scorers.judge.verdict import Verdict
 
 Aggregate = Literal["mean", "median", "majority"]
@@ -53,7 +53,7 @@ def pool(values: Sequence[float], how: str, rubric: Rubric) -> float:
     raise ConfigError(f"Jury aggregate must be one of {', '.join(AGGREGATES)}; got {how!r}.")
 
 
-class _JuryScorer(_SpecScrubbed):
+class _JuryScorer(SpecScrubbed):
     def __init__(self, judges: list[RubricJudge], aggregate: str, source_field: str | None
                  ) -> None:
         self.judges = judges

@@ -44,7 +44,7 @@ from evalstack.core.scorer import Score, TaskState
 from evalstack.core.types import Sample
 from evalstack.scorers.judge.model import DEFAULT_JUDGE, JudgeModel, JudgeReply
 from evalstack.scorers.judge.rubric import Criterion, Rubric
-from evalstack.scorers.judge.scorer import _JudgeScorer, _SpecScrubbed, llm_judge
+from evalstack.scorers.judge.scorer import SpecScrubbed, _JudgeScorer, llm_judge
 from evalstack.scorers.judge.statements import (
     CheckedStatement,
     StatementJudge,
@@ -200,7 +200,7 @@ def _metric_rubric(name: str, description: str) -> Rubric:
                   criteria=[Criterion(name=name, description=description)])
 
 
-class StatementMetric(_SpecScrubbed, ABC):
+class StatementMetric(SpecScrubbed, ABC):
     """Base of the statement-checked metrics: one judge, a policy, a context source."""
 
     name = ""

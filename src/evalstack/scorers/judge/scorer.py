@@ -134,7 +134,7 @@ def stored_args(args: Mapping[str, Any], per_judge: bool = False) -> dict[str, A
     return out
 
 
-class _SpecScrubbed:
+class SpecScrubbed:
     """Keeps secrets out of the ``spec`` that ``@component`` attaches (it is stored)."""
 
     _spec: ComponentSpec
@@ -149,7 +149,7 @@ class _SpecScrubbed:
                                    stored_args(value.args, per_judge=value.name == "llm_jury"))
 
 
-class _JudgeScorer(_SpecScrubbed):
+class _JudgeScorer(SpecScrubbed):
     def __init__(self, judge: RubricJudge, source_field: str | None) -> None:
         self.judge = judge
         self.source_field = source_field
