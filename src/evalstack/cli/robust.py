@@ -37,6 +37,10 @@ Perturbations (NAME[:key=value,...]):
   casing      the question's letter case changed (variants=N)
   whitespace  extra spaces and line breaks in the question (variants=N)
   distractor  an irrelevant sentence added to the question (variants=N)
+  numbers     GSM8K quantities changed, the answer recomputed
+  paraphrase  the question rewritten by a model and checked to keep its answer
+              (model=local/smollm2, variants=N, check=auto|rules|judge); the replies
+              are cached in the store, so a rerun makes no paraphrasing request
 """
 
 
@@ -94,7 +98,8 @@ def robust_command(task: str, perturbs: tuple[str, ...], model: str | None,
         task, model, parse_kv(model_args, "--model-arg"), parse_kv(task_args, "--task-arg"), run)
     for p in chosen:
         p.check(base)
-    report = _run_all(base, model_spec, margs, limit, chosen, perturb_seed, run, metric, stored)
+    report = _run_all(base, model_spec, margs, limit, chosen, perturb_seed, run, metric, stored,
+                      flags)
     _print(report, fmt, show_items)
 
 
@@ -131,11 +136,11 @@ def _target(task: str, model: str | None, margs: dict[str, Any], targs: dict[str
 
 def _run_all(base: Task, model: str, margs: dict[str, Any], limit: int | None,
              chosen: list[Any], seed: int, run: Any, metric: str | None,
-             stored: str | None) -> RobustReport:
+             stored: str | None, flags: dict[str, Any]) -> RobustReport:
     from evalstack.analysis.pairs import load_scores
     from evalstack.analysis.robust import robustness
     from evalstack.cli.safe import echo
-    from evalstack.perturb.base import PerturbedDataset, describe, perturb_task
+    from evalstack.perturb.base import PerturbedDataset, describe
     from evalstack.runner.evaluate import evaluate
     from evalstack.store import Store
 
@@ -143,9 +148,10 @@ def _run_all(base: Task, model: str, margs: dict[str, Any], limit: int | None,
                                      model_args=margs).tasks[0].run_id
     variant_ids = []
     for p in chosen:
-        task = perturb_task(base, p, seed=seed, limit=limit)
+        task = _perturbed(base, p, seed, limit, run, flags)
         data = task.dataset
-        if isinstance(data, PerturbedDataset) and len(data) and data.skipped.ids:
+        if (isinstance(data, PerturbedDataset) and len(data) and data.skipped.ids
+                and not p.uses_model):  # a model's rejections are reported already
             echo(f"{p.name}: {len(data.skipped.ids)} item(s) left out (the perturbation "
                      f"cannot apply to them), e.g. {', '.join(data.skipped.ids[:3])}.", err=True)
         if len(data) == 0:
@@ -158,6 +164,35 @@ def _run_all(base: Task, model: str, margs: dict[str, Any], limit: int | None,
         orig = load_scores(st, st.get_run(original_id))
         variants = [(load_scores(st, st.get_run(rid)), label) for rid, label in variant_ids]
     return robustness(orig, variants, metric, seed=run.seed)
+
+
+def _perturbed(base: Task, p: Any, seed: int, limit: int | None, run: Any,
+               flags: dict[str, Any]) -> Task:
+    """``base`` perturbed by ``p``; a perturbation that asks a model does so inside the
+    command's model layer, with the store's response cache (a rerun asks nothing again)."""
+    from evalstack.cli.judge import _judge_models
+    from evalstack.cli.safe import echo
+    from evalstack.core.errors import UserError
+    from evalstack.perturb.base import perturb_task
+
+    if not p.uses_model:
+        return perturb_task(base, p, seed=seed, limit=limit)
+    echo(f"{p.name}: asking {p.params.get('model')} (cached replies are reused)...", err=True)
+    with _judge_models(run.store, not run.cache, flags):
+        task = perturb_task(base, p, seed=seed, limit=limit)
+    made = p.report()
+    rejected: dict[str, str] = made["rejected"]
+    echo(f"{p.name}: {made['kept']} item(s) kept, {len(rejected)} rejected; "
+         f"{made['requests']} model request(s).", err=True)
+    for item, why in list(rejected.items())[:5]:
+        echo(f"  {item}: {why}", err=True)
+    if rejected and not made["kept"]:
+        raise UserError(
+            f"{p.name}: no paraphrase passed the checks (e.g. {next(iter(rejected))}: "
+            f"{next(iter(rejected.values()))}), so there is nothing to compare; no variant "
+            "was run and the original run is kept. Try another model=..., more attempts=N, "
+            "or check=rules.")
+    return task
 
 
 def _drop_dict(d: Drop) -> dict[str, Any]:

@@ -22,6 +22,7 @@ PERTURBATIONS: dict[str, str] = {
     "whitespace": "evalstack.perturb.noise:Whitespace",
     "distractor": "evalstack.perturb.noise:Distractor",
     "numbers": "evalstack.perturb.numbers:Numbers",
+    "paraphrase": "evalstack.perturb.paraphrase:Paraphrase",
 }
 
 

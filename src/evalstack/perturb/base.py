@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 from evalstack.core.errors import ConfigError
 from evalstack.core.task import Dataset, Task
-from evalstack.core.types import Sample
+from evalstack.core.types import ChatMessage, Sample
 
 ORIGINAL_ID = "original_id"
 PERTURBATION = "perturbation"
@@ -43,6 +43,8 @@ class Perturbation(abc.ABC):
     name: ClassVar[str] = ""
     version: ClassVar[int] = 1
     needs_choices: ClassVar[bool] = False
+    #: ``prepare`` asks a model (through the model layer): the caller opens the cache first
+    uses_model: ClassVar[bool] = False
     #: says what the transform keeps, for ``--help`` and the docs
     summary: ClassVar[str] = ""
 
@@ -83,6 +85,25 @@ def sample_rng(seed: int, name: str, sample_id: str) -> random.Random:
     whatever the other items are, and whatever order they come in."""
     digest = hashlib.sha256(f"{seed}\x00{name}\x00{sample_id}".encode()).digest()
     return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+def with_question(sample: Sample, text: str) -> Sample:
+    """``sample`` with its question (the last user message for chat input) replaced."""
+    if isinstance(sample.input, str):
+        return dataclasses.replace(sample, input=text)
+    messages = list(sample.input)
+    for i in range(len(messages) - 1, -1, -1):
+        if messages[i].role == "user":
+            messages[i] = ChatMessage("user", text)
+            break
+    return dataclasses.replace(sample, input=tuple(messages))
+
+
+def check_variants(name: str, variants: Any) -> int:
+    if not isinstance(variants, int) or isinstance(variants, bool) or variants < 1:
+        raise ConfigError(f"{name}: variants must be a whole number of at least 1; got "
+                          f"{variants!r}.")
+    return variants
 
 
 @dataclass

@@ -7,14 +7,13 @@ takes ``variants=N`` (default 1): N differently seeded variants per item.
 from __future__ import annotations
 
 import abc
-import dataclasses
 import random
 import string
 from typing import Any, ClassVar
 
 from evalstack.core.errors import ConfigError
-from evalstack.core.types import ChatMessage, Sample
-from evalstack.perturb.base import Perturbation
+from evalstack.core.types import Sample
+from evalstack.perturb.base import Perturbation, check_variants, with_question
 
 # Irrelevant, true, neutral statements: none bears on any benchmark question's answer.
 DISTRACTORS = (
@@ -29,40 +28,21 @@ DISTRACTORS = (
 )
 
 
-def _with_text(sample: Sample, text: str) -> Sample:
-    """``sample`` with its question (the last user message for chat input) replaced."""
-    if isinstance(sample.input, str):
-        return dataclasses.replace(sample, input=text)
-    messages = list(sample.input)
-    for i in range(len(messages) - 1, -1, -1):
-        if messages[i].role == "user":
-            messages[i] = ChatMessage("user", text)
-            break
-    return dataclasses.replace(sample, input=tuple(messages))
-
-
 def _check_rate(name: str, rate: Any) -> float:
     if not isinstance(rate, int | float) or not 0 < rate <= 0.5:
         raise ConfigError(f"{name}: rate must be a number in (0, 0.5]; got {rate!r}.")
     return float(rate)
 
 
-def _check_variants(name: str, variants: Any) -> int:
-    if not isinstance(variants, int) or isinstance(variants, bool) or variants < 1:
-        raise ConfigError(f"{name}: variants must be a whole number of at least 1; got "
-                          f"{variants!r}.")
-    return variants
-
-
 class _Noise(Perturbation):
     def __init__(self, variants: int = 1) -> None:
-        super().__init__(variants=_check_variants(self.name, variants))
+        super().__init__(variants=check_variants(self.name, variants))
 
     def variants(self, sample: Sample, rng: random.Random) -> list[Sample] | None:
         text = sample.input_text()
         if not text.strip():
             return None
-        return [_with_text(sample, self.apply(text, rng))
+        return [with_question(sample, self.apply(text, rng))
                 for _ in range(self.params["variants"])]
 
     @abc.abstractmethod
