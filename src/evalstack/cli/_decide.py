@@ -87,6 +87,22 @@ class Rows:
         return "\n".join(lines) + "\n"
 
 
+def fmt_rate(x: float) -> str:
+    """A rate to three decimals, or ``-`` when it is not a number."""
+    import math
+
+    return "-" if not math.isfinite(x) else f"{x:.3f}"
+
+
+def fmt_ci(r: Any) -> str:
+    """A ``StatResult``'s interval as ``[low, high]`` to three decimals, or ``-``."""
+    import math
+
+    if not (math.isfinite(r.ci_low) and math.isfinite(r.ci_high)):
+        return "-"
+    return f"[{r.ci_low:.3f}, {r.ci_high:.3f}]"
+
+
 def say(fmt: str, console: Any, text: str, style: str | None = None) -> None:
     """A paragraph in either format (bold in Markdown when ``style`` is ``bold``)."""
     if fmt == "markdown":

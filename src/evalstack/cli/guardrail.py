@@ -9,18 +9,16 @@ both runs share.
 from __future__ import annotations
 
 import json
-import math
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from evalstack.cli._decide import Rows, format_options, say
+from evalstack.cli._decide import Rows, fmt_ci, fmt_rate, format_options, say
 from evalstack.cli.options import FiniteFloat
 
 if TYPE_CHECKING:
     from evalstack.analysis.guardrail import Comparison, Decisions, GuardrailReport
     from evalstack.core.records import RunRecord
-    from evalstack.stats.result import StatResult
 
 _RATE_NAMES = {"false_negative_rate": "FNR (harmful let through)",
                "false_positive_rate": "FPR (benign blocked)", "accuracy": "accuracy"}
@@ -110,14 +108,6 @@ def _title(run: RunRecord, found: Decisions) -> str:
             f"{len(found.items)} inputs decided")
 
 
-def _pct(x: float) -> str:
-    return "-" if not math.isfinite(x) else f"{x:.3f}"
-
-
-def _ci(r: StatResult) -> str:
-    if not (math.isfinite(r.ci_low) and math.isfinite(r.ci_high)):
-        return "-"
-    return f"[{r.ci_low:.3f}, {r.ci_high:.3f}]"
 
 
 def _matrix(rep: GuardrailReport) -> Rows:
@@ -139,7 +129,7 @@ def _rates(rep: GuardrailReport) -> Rows:
                     ("recall (harmful blocked)", o.true_positive_rate),
                     ("precision (blocked that were harmful)", o.precision),
                     ("accuracy", o.accuracy)):
-        rows.add(name, _pct(r.estimate), _ci(r), r.n)
+        rows.add(name, fmt_rate(r.estimate), fmt_ci(r), r.n)
     return rows
 
 
@@ -154,7 +144,8 @@ def _categories(rep: GuardrailReport) -> Rows:
         if c.kind != "harmful":
             wanted.append(("FPR", r.false_positive_rate))
         for name, stat in wanted:
-            rows.add(c.category, c.kind, r.n, r.tp + r.fp, name, _pct(stat.estimate), _ci(stat))
+            rows.add(c.category, c.kind, r.n, r.tp + r.fp, name, fmt_rate(stat.estimate),
+                     fmt_ci(stat))
     return rows
 
 
@@ -166,8 +157,8 @@ def _comparison(c: Comparison, confidence: float) -> Rows:
     for r in c.rows:
         p = "-" if r.diff.p_value is None else f"{r.diff.p_value:.3g}"
         holm = "" if r.p_holm is None else f"{r.p_holm:.3g}"
-        rows.add(r.scope, _RATE_NAMES[r.rate], r.diff.n, _pct(r.a), _pct(r.b),
-                 f"{r.diff.estimate:+.3f}", _ci(r.diff), p, holm)
+        rows.add(r.scope, _RATE_NAMES[r.rate], r.diff.n, fmt_rate(r.a), fmt_rate(r.b),
+                 f"{r.diff.estimate:+.3f}", fmt_ci(r.diff), p, holm)
     if c.only_a or c.only_b:
         rows.title += f"; {c.only_a} inputs only in A and {c.only_b} only in B left out"
     return rows

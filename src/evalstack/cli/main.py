@@ -48,6 +48,8 @@ COMMANDS = {
                   "Production: human reviews vs automated scores per week, drift flagged."),
     "guardrail": ("evalstack.cli.guardrail", "guardrail_command",
                   "A guardrail run's confusion matrix, FPR and FNR by category; compare two."),
+    "attack-rate": ("evalstack.cli.attack_rate", "attack_rate_command",
+                    "Adversarial: attack success corrected for the detector's error; compare."),
     "robust": ("evalstack.cli.robust", "robust_command",
                "Robustness: perturbed variants vs the original, paired drop, suspect items."),
     "traces": ("evalstack.cli.traces", "traces_command",
