@@ -53,9 +53,10 @@ def test_bad_options_are_refused_before_any_request():
     from evalstack.core.errors import ConfigError
 
     for bad in ("paraphrase:check=maybe", "paraphrase:variants=0", "paraphrase:model=smollm2",
-                "paraphrase:colour=red"):
-        with pytest.raises(ConfigError):
+                "paraphrase:colour=red", "paraphrase:base_url=http://user:sk-1@127.0.0.1:1/v1"):
+        with pytest.raises(ConfigError) as caught:
             parse_perturbation(bad)
+        assert "sk-1" not in str(caught.value)
 
 
 def _replies(items, bad: str) -> dict[str, str]:

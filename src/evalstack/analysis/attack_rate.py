@@ -72,9 +72,13 @@ def read_labels(path: str | Path) -> dict[str, bool]:
     return out
 
 
+def _first_epoch(scores: RunScores) -> int:
+    return min((e for _, e in scores.rows), default=1)
+
+
 def detections(scores: RunScores, metric: str) -> dict[str, bool]:
     """Each sample's detection (``metric`` >= 0.5) in the run's first epoch."""
-    first = min((e for _, e in scores.rows), default=1)
+    first = _first_epoch(scores)
     return {sid: v >= 0.5 for (sid, epoch), v in scores.values(metric).items()
             if epoch == first}
 
@@ -137,7 +141,7 @@ def report(scores: RunScores, metric: str, error: DetectorError, *,
            confidence: float = 0.95, seed: int = 0) -> AttackReport:
     """The observed and corrected rate of ``metric`` in ``scores`` (first epoch)."""
     values = detections(scores, metric)
-    first = min((e for _, e in scores.rows), default=1)
+    first = _first_epoch(scores)
     if not values:
         raise UserError(f"Run {scores.run_id} has no successful sample scored by {metric!r}.")
     cats: dict[str, list[bool]] = {}

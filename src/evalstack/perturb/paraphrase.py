@@ -183,6 +183,13 @@ class Paraphrase(Perturbation):
         if not isinstance(attempts, int) or attempts < 1:
             raise ConfigError(f"paraphrase: attempts must be a whole number of at least 1; "
                               f"got {attempts!r}.")
+        if base_url is not None and (not isinstance(base_url, str) or "@" in base_url
+                                     or not base_url.startswith(("http://", "https://"))):
+            shown = ("a URL with credentials" if isinstance(base_url, str) and "@" in base_url
+                     else repr(base_url))
+            raise ConfigError(
+                "paraphrase: base_url must be an http(s) URL without credentials (it is stored "
+                f"with the run); put the key in $OPENAI_API_KEY. Received {shown}.")
         extra = {"base_url": base_url} if base_url else {}
         super().__init__(model=model, variants=check_variants(self.name, variants),
                          check=check, max_tokens=max_tokens, attempts=attempts, **extra)
