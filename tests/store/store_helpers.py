@@ -75,3 +75,23 @@ def postgres_schema_url(base: str) -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def upgrade_store_to(store_url: str, revision: str, missing_table: str) -> None:
+    """Build an empty store at an older migration ``revision``, checking it lacks a table."""
+    from alembic import command
+    from alembic.config import Config
+
+    from evalstack.store import connect as store_connect
+
+    engine = store_connect.create_engine(store_connect.resolve_url(store_url))
+    try:
+        with store_connect.write_transaction(engine) as conn:
+            config = Config()
+            config.set_main_option("script_location", str(store_connect.MIGRATIONS_DIR))
+            config.attributes["connection"] = conn
+            command.upgrade(config, revision)
+        with engine.connect() as conn:
+            assert not sa.inspect(conn).has_table(missing_table)
+    finally:
+        engine.dispose()

@@ -8,9 +8,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from store_helpers import make_run
+from store_helpers import make_run, upgrade_store_to
 
 from evalstack.core.errors import UserError
 from evalstack.store import Store, new_id
@@ -47,17 +45,7 @@ def make_test(**overrides: Any) -> LoadTestRecord:
 
 def test_a_store_at_the_previous_revision_is_upgraded_with_its_runs_kept(
         store_url: str) -> None:
-    engine = store_connect.create_engine(store_connect.resolve_url(store_url))
-    try:
-        with store_connect.write_transaction(engine) as conn:
-            config = Config()
-            config.set_main_option("script_location", str(store_connect.MIGRATIONS_DIR))
-            config.attributes["connection"] = conn
-            command.upgrade(config, "0005")
-        with engine.connect() as conn:
-            assert not sa.inspect(conn).has_table("load_tests")
-    finally:
-        engine.dispose()
+    upgrade_store_to(store_url, "0005", "load_tests")
     with Store.open(store_url) as store:  # the old store, then a run written by 0005's schema
         run = make_run()
         store.create_run(run)

@@ -41,6 +41,9 @@ QUESTIONS = DataSource(name="mt_bench", mirror="mt_bench/question.jsonl",
                        url=f"{_RAW}/question.jsonl", licence="Apache-2.0")
 REFERENCES = DataSource(name="mt_bench", mirror="mt_bench/reference_answer/gpt-4.jsonl",
                         url=f"{_RAW}/reference_answer/gpt-4.jsonl", licence="Apache-2.0")
+_VICUNA_RAW = _RAW.replace("/mt_bench", "/vicuna_bench")
+VICUNA_QUESTIONS = DataSource(name="vicuna_bench", mirror="vicuna_bench/question.jsonl",
+                              url=f"{_VICUNA_RAW}/question.jsonl", licence="Apache-2.0")
 
 #: FastChat's ``temperature_config`` (``fastchat/llm_judge/common.py``).
 CATEGORY_TEMPERATURE = {
@@ -116,12 +119,7 @@ def mt_bench(temperature: float | None = None) -> Task:
         temperature: one temperature for every question instead of FastChat's per-category
             temperatures.
     """
-    if temperature is not None and (isinstance(temperature, bool)
-                                    or not isinstance(temperature, int | float)
-                                    or temperature < 0):
-        raise ConfigError(
-            f"mt_bench temperature must be a number >= 0; received {temperature!r}."
-        )
+    _check_temperature("mt_bench", temperature)
     path = locate(QUESTIONS)
     references, ref_hash = _references()
     samples = [_sample(row, f"{path}:{i}", references, temperature)
@@ -130,6 +128,39 @@ def mt_bench(temperature: float | None = None) -> Task:
     return Task(
         "mt_bench",
         MemoryDataset("mt_bench", samples, fingerprint=fingerprint),
+        multi_turn(turns_field="user_turns", temperature_field="temperature"),
+        [answered()],
+        config=GenerateConfig(max_tokens=1024, temperature=0.0),
+    )
+
+
+def _check_temperature(name: str, temperature: float | None) -> None:
+    if temperature is not None and (isinstance(temperature, bool)
+                                    or not isinstance(temperature, int | float)
+                                    or temperature < 0):
+        raise ConfigError(
+            f"{name} temperature must be a number >= 0; received {temperature!r}."
+        )
+
+
+@task(version=1)
+def vicuna_bench(temperature: float | None = None) -> Task:
+    """Vicuna-bench's 80 single-turn questions in 9 categories; generation only.
+
+    FastChat's ``gen_model_answer.py`` protocol as for MT-Bench: per-category temperatures
+    (0.7 for the categories FastChat does not list), at most 1,024 tokens. Its answers are
+    what ``evalstack arena run`` judges pairwise; ``answered`` is the only metric.
+
+    Args:
+        temperature: one temperature for every question instead of the per-category ones.
+    """
+    _check_temperature("vicuna_bench", temperature)
+    path = locate(VICUNA_QUESTIONS)
+    samples = [_sample(row, f"{path}:{i}", {}, temperature)
+               for i, row in enumerate(read_records(path, VICUNA_QUESTIONS), start=1)]
+    return Task(
+        "vicuna_bench",
+        MemoryDataset("vicuna_bench", samples, fingerprint=file_sha256(path)),
         multi_turn(turns_field="user_turns", temperature_field="temperature"),
         [answered()],
         config=GenerateConfig(max_tokens=1024, temperature=0.0),

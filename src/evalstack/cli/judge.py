@@ -124,7 +124,38 @@ def pairwise_command(run_a: str, run_b: str, judge_spec: str, judge_args: tuple[
     with _judge_models(store, no_cache, limits):
         verdicts = _judge_pairs(items, judge_spec, args, max_attempts,
                                 progress=not (no_progress or as_json))
+    _store_battles(store, items, verdicts, judge_spec)
     _print_pairwise(items, verdicts, as_json)
+
+
+def _store_battles(store_url: str | None, items: list[dict[str, Any]], verdicts: list[Any],
+                   judge_spec: str) -> None:
+    """The judged pairs as battles in the arena named after run A's task (each epoch a battle
+    on the same prompt); a pair with no verdict is stored flagged. Judging the same pair
+    again adds nothing. Two runs of one model are told apart by their run ids."""
+    from evalstack.scorers.judge.pairwise import PairwiseVerdict, pairwise_template_hash
+    from evalstack.store import Store
+    from evalstack.store.battles import BattleRecord, add_battles, battle_key
+
+    template = pairwise_template_hash()
+    records = []
+    for item, v in zip(items, verdicts, strict=True):
+        (run_a, run_b), (model_a, model_b) = item["runs"], item["models"]
+        if model_a == model_b:
+            model_a, model_b = f"{model_a}#{run_a}", f"{model_b}#{run_b}"
+        ok = isinstance(v, PairwiseVerdict)
+        records.append(BattleRecord(
+            arena=item["arena"], prompt_id=item["sample_id"], model_a=model_a,
+            model_b=model_b, run_a=run_a, run_b=run_b, outcome=v.winner if ok else None,
+            flag=None if ok else f"judge gave no verdict: {v}"[:500], decided_by="judge",
+            judge=judge_spec, judge_version=v.judge.get("version") if ok else None,
+            template_hash=template, consistent=v.consistent if ok else None,
+            len_a=len(item["a"]), len_b=len(item["b"]), source="judge pairwise",
+            key=battle_key("judge pairwise", run_a, run_b, item["sample_id"], item["epoch"],
+                           judge_spec, template),
+        ))
+    with Store.open(store_url, create=False) as st:
+        add_battles(st, records)
 
 
 @judge_command.command("validate")
@@ -370,6 +401,8 @@ def _shared_items(store_url: str | None, run_a: str, run_b: str, limit: int | No
         )
     for item in items:
         item["runs"] = (a.id, b.id)
+        item["models"] = (a.model, b.model)
+        item["arena"] = a.task_name
     return items
 
 

@@ -48,6 +48,7 @@ TASK_DATA: dict[str, tuple[tuple[str, str, bool], ...]] = {
     "truthfulqa_mc2": (("MC", "questions", True), ("CATEGORIES", "categories", False)),
     "bbh": (("data_source", "items", True), ("prompt_source", "3-shot CoT prompts", True)),
     "mt_bench": (("QUESTIONS", "questions", True), ("REFERENCES", "reference answers", True)),
+    "vicuna_bench": (("VICUNA_QUESTIONS", "questions", True),),
     "guardrail": (("HARMBENCH", "harmful", True),
                   ("ADVBENCH", "harmful, -T harmful=harmbench,advbench", False),
                   ("MT_BENCH", "benign", True), ("VICUNA_BENCH", "benign", True)),

@@ -48,6 +48,8 @@ COMMANDS = {
                   "Production: human reviews vs automated scores per week, drift flagged."),
     "guardrail": ("evalstack.cli.guardrail", "guardrail_command",
                   "A guardrail run's confusion matrix, FPR and FNR by category; compare two."),
+    "arena": ("evalstack.cli.arena", "arena_command",
+              "Arena: blind pairwise battles, Bradley-Terry ratings with prompt intervals."),
     "attack-rate": ("evalstack.cli.attack_rate", "attack_rate_command",
                     "Adversarial: attack success corrected for the detector's error; compare."),
     "robust": ("evalstack.cli.robust", "robust_command",

