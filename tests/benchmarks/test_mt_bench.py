@@ -146,3 +146,19 @@ def test_answered_reads_the_last_turn():
     state = TaskState(sample, output=ModelOutput("ok"), metadata={"turns": ["first", ""]})
     assert answered()(sample, state).value == 0.0
     assert answered()(sample, TaskState(sample, output=ModelOutput("ok"))).value == 1.0
+
+
+def test_vicuna_bench_has_80_single_turn_questions_with_fastchat_temperatures() -> None:
+    from evalstack.benchmarks.mt_bench import vicuna_bench
+
+    task = vicuna_bench()
+    samples = list(task.dataset)
+    assert len(samples) == 80 and registry.names("task").count("vicuna_bench") == 1
+    cats = collections.Counter(s.metadata["category"] for s in samples)
+    assert len(cats) == 9 and cats["generic"] == 10 and cats["math"] == 3
+    assert all(len(s.metadata["user_turns"]) == 1 for s in samples)
+    temps = {s.metadata["category"]: s.metadata["temperature"] for s in samples}
+    assert temps["coding"] == 0.0 and temps["math"] == 0.0 and temps["generic"] == 0.7
+    assert {s.metadata["temperature"] for s in vicuna_bench(temperature=0).dataset} == {0}
+    with pytest.raises(ConfigError, match="vicuna_bench temperature"):
+        vicuna_bench(temperature=-1)

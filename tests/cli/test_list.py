@@ -18,7 +18,8 @@ from evalstack.datasets import sources
 from evalstack.datasets.sources import DataSource
 
 BENCHMARKS = ("mmlu", "gsm8k", "math", "gpqa", "humaneval", "mbpp", "arc_easy", "arc_challenge",
-              "hellaswag", "truthfulqa_mc1", "truthfulqa_mc2", "bbh", "mt_bench", "guardrail",
+              "hellaswag", "truthfulqa_mc1", "truthfulqa_mc2", "bbh", "mt_bench", "vicuna_bench",
+              "guardrail",
               "summarization", "rag_counterfactual", "injection_direct", "injection_indirect",
               "contradiction")
 BUNDLED = ("demo_unit", "demo_mmlu", "ambiguity", "over_refusal")

@@ -20,6 +20,7 @@ import pytest
 from evalstack.core.errors import ConfigError, MissingDependencyError, ProviderError
 from evalstack.core.types import (
     Capability,
+    ChatMessage,
     GenerateConfig,
     GenerateRequest,
     LoglikelihoodRequest,
@@ -369,3 +370,29 @@ def test_small_context_window() -> None:
         assert short.truncated and len(short.text) == 5
     finally:
         run(provider.aclose())
+
+
+# -- the second local model, assembled from its chunk packages --------------------------
+
+
+@needs_llama
+def test_gemma3_is_assembled_once_checked_and_answers_in_the_alpaca_format(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EVALSTACK_MODEL_DIR", str(tmp_path / "models"))
+    provider = local_provider("gemma3")
+    assert provider.path == tmp_path / "models" / "gemma-3-270m-q4_k_m.gguf"
+    assert provider.chat_format == "alpaca"  # the GGUF has no chat template
+    stamp = provider.path.stat().st_mtime_ns
+    assert local_provider("gemma3").path.stat().st_mtime_ns == stamp  # not written again
+    request = GenerateRequest((ChatMessage("user", "Name three colours."),),
+                              GenerateConfig(max_tokens=24, temperature=0.0))
+    try:
+        out = run(provider.generate(request))
+    finally:
+        run(provider.aclose())
+    assert out.text.strip() and out.output_tokens > 0 and "Gemma" in (out.model_version or "")
+    # a damaged file is refused by the package's checksum, with the way out
+    provider.path.write_bytes(b"not a model")
+    with pytest.raises(ConfigError, match="Remove the file and reinstall"):
+        local_provider("gemma3")
