@@ -241,3 +241,39 @@ def test_mt_bench_pairwise_baseline_mode_judges_both_turns(work):
     board = json.loads(result.stdout)
     assert board["rows"][0]["name"] == "mock/constant#" + runs[1][-6:]
     assert board["n_prompts"] == 80  # both turns of a question resample together
+
+
+CONTESTANTS = '''
+def _log(name):
+    with open("answers.txt", "a") as f:
+        f.write(name + "\\n")
+
+def right(prompt):
+    _log("right")
+    return "a" + prompt[1:]
+
+def wrong(prompt):
+    _log("wrong")
+    return "no idea"
+'''
+
+
+def test_model_contestants_are_run_once_and_reused_from_the_store(work):
+    (work / "contestants.py").write_text(CONTESTANTS)
+    data = write_dataset(work / "items.jsonl", 10)
+    args = ["arena", "run", "--models", "python/contestants.py:right",
+            "python/contestants.py:wrong", "--task", str(data), "--judge",
+            "python/pair_judge.py:grade", "--max-attempts", "1", "--boot", "100", "--json"]
+    first = invoke(*args)
+    assert first.exit_code == 0, first.output
+    answered = (work / "answers.txt").read_text().splitlines()
+    assert sorted(set(answered)) == ["right", "wrong"] and len(answered) == 20
+    board = json.loads(first.stdout)
+    assert board["rows"][0]["name"] == "python/contestants.py:right"
+    assert board["n_battles"] == 9  # item 3: no verdict, flagged
+    calls = _calls(work)
+    again = invoke(*args)
+    assert again.exit_code == 0, again.output
+    # no contestant is asked again; only the flagged battle is judged again
+    assert len((work / "answers.txt").read_text().splitlines()) == 20
+    assert _calls(work) == calls + 2

@@ -96,6 +96,8 @@ def _board_options(fn: Any) -> Any:
 @click.option("--no-reference", is_flag=True,
               help="Do not show the samples' reference answers to the judge.")
 @click.option("--arena", "arena", default=None, help="The arena's name [default: the task's].")
+@click.option("--max-tokens", type=IntAtLeast(1), default=None,
+              help="Override the task's max tokens for the contestants' answers.")
 @click.option("--max-attempts", type=IntAtLeast(1), default=2, show_default=True,
               help="Judge attempts per order before the battle is flagged.")
 @run_config_options
@@ -105,7 +107,8 @@ def _board_options(fn: Any) -> Any:
 def run_command(models: tuple[str, ...], more_models: tuple[str, ...], task: str,
                 judge_spec: str, judge_args: tuple[str, ...], model_args: tuple[str, ...],
                 task_args: tuple[str, ...], baseline: str | None, budget: int | None,
-                first_turn: bool, no_reference: bool, arena: str | None, max_attempts: int,
+                first_turn: bool, no_reference: bool, arena: str | None,
+                max_tokens: int | None, max_attempts: int,
                 by: str | None, style: bool, ties: str, n_boot: int, seed: int,
                 as_json: bool, fmt: str, no_progress: bool, **flags: Any) -> None:
     """Answer TASK with every contestant, judge pairs in both orders, store the battles and
@@ -142,7 +145,13 @@ def run_command(models: tuple[str, ...], more_models: tuple[str, ...], task: str
     if len(tasks) != 1:
         raise UserError(f"{task!r} holds {len(tasks)} tasks; name one as FILE@TASK.")
     name = arena or tasks[0].name
-    contestants = _contestants(tasks[0], specs, margs, run)
+    task_ = tasks[0]
+    if max_tokens is not None:
+        import dataclasses
+
+        task_ = dataclasses.replace(task_, config=dataclasses.replace(task_.config,
+                                                                      max_tokens=max_tokens))
+    contestants = _contestants(task_, specs, margs, run)
     base = None if baseline is None else next(c.name for c, s in zip(contestants, specs,
                                                                       strict=True)
                                               if s == baseline)
