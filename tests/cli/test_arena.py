@@ -277,3 +277,15 @@ def test_model_contestants_are_run_once_and_reused_from_the_store(work):
     # no contestant is asked again; only the flagged battle is judged again
     assert len((work / "answers.txt").read_text().splitlines()) == 20
     assert _calls(work) == calls + 2
+
+
+def test_a_decided_self_battle_is_counted_as_flagged_not_fitted(work):
+    from evalstack.analysis.arena import leaderboard
+    from evalstack.store.battles import BattleRecord
+
+    battles = [BattleRecord(arena="x", prompt_id=str(i), model_a=a, model_b=b, outcome=o,
+                            decided_by="human", labeller="ann")
+               for i, (a, b, o) in enumerate([("p", "q", "a"), ("q", "p", "tie"),
+                                              ("p", "p", "a"), ("q", "p", "b")])]
+    board = leaderboard(battles, arena="x", n_boot=100)
+    assert board.n_battles == 3 and board.flagged == {"a self-battle": 1}

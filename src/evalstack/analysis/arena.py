@@ -59,8 +59,8 @@ class Leaderboard:
         flagged: undecided battles by reason (not fitted).
         win_rate: the predicted probability that the row's contestant beats the column's.
         style_coef: the style covariate's coefficient (answer length difference), if fitted.
-        separated: the top contestant's rank interval is [1, 1] (it is first in 95% of the
-            bootstrap samples), so the leaderboard supports naming a winner.
+        separated: the top contestant's 95% rank interval is [1, 1] (it is first in at least
+            97.5% of the bootstrap samples), so the leaderboard supports naming a winner.
         verdict: what the leaderboard can and cannot support, in one sentence.
     """
 
@@ -119,8 +119,10 @@ def leaderboard(battles: Sequence[BattleRecord], *, arena: str, category: str | 
     Raises:
         UserError: no decided battle, or contestants fall into groups that never meet.
     """
-    rows = decided(battles)
+    rows = [r for r in decided(battles) if r.model_a != r.model_b]
     flagged = Counter(_flag_reason(r.flag or "flagged") for r in battles if r.outcome is None)
+    if len(rows) < len(decided(battles)):  # e.g. a vote between two runs given as one
+        flagged["a self-battle"] += len(decided(battles)) - len(rows)
     where = f"arena {arena!r}" + (f", category {category!r}" if category else "")
     if not rows:
         raise UserError(
@@ -181,8 +183,8 @@ def _assemble(fit: BradleyTerry, plain: BradleyTerry, rows: Sequence[BattleRecor
     if len(table) < 2:
         verdict = "Only one contestant has decided battles: there is nothing to rank."
     elif separated:
-        verdict = (f"{table[0].name} is first in 95% of the prompt-resampled leaderboards: "
-                   f"the data support naming it the best here.")
+        verdict = (f"{table[0].name} ranks first across its 95% rank interval in the "
+                   f"prompt-resampled leaderboards: the data support naming it the best here.")
     else:
         tied = [r.name for r in table if r.rank_low == 1]
         verdict = (f"Not decided: {', '.join(tied)} each rank first in some of the "
