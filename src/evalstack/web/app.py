@@ -24,6 +24,7 @@ from fastapi.templating import Jinja2Templates
 from evalstack.core.errors import UserError
 from evalstack.web import data
 from evalstack.web import load as load_pages
+from evalstack.web.arena import add_arena_routes
 from evalstack.web.labels import add_label_routes
 from evalstack.web.production import add_production_routes
 from evalstack.web.review import add_review_routes
@@ -261,6 +262,7 @@ def create_app(store_url: str | None = None, *, host: str = "127.0.0.1", port: i
         return templates.TemplateResponse(request, "load_test.html", view)
 
     add_label_routes(app, templates)
+    add_arena_routes(app, templates)  # after the labels: shares their CSRF token and secret
     add_production_routes(app, templates)
     add_review_routes(app, templates)
     return Guard(app, allowed_hosts(host, port, allow_hosts), token)

@@ -28,6 +28,7 @@ from fastapi.templating import Jinja2Templates
 from evalstack.core.errors import UserError
 from evalstack.core.records import LabelRecord
 from evalstack.scorers.judge.rubric import load_rubric
+from evalstack.store.battles import BattleRecord, add_battles, battle_key
 
 
 def _check_csrf(request: Request, given: str | None) -> None:
@@ -64,6 +65,31 @@ def _next_sample(store: Any, run_id: str, done: set[tuple[str, int]],
         if len(page) < 200:
             return None, None
         after = (page[-1].sample_id, page[-1].epoch)
+
+
+def _vote_battle(store: Any, run_a: Any, run_b: Any, sample_id: str, epoch: int,
+                 labeller: str, preference: str, label_id: int | None) -> BattleRecord:
+    """A blind pairwise vote as a battle in the arena of run A's task, so the viewer's votes
+    are rated with the judged and imported ones. The contestants are named by their model
+    specs, as `evalstack arena run` names them (with the run id's tail when both runs are of
+    one model)."""
+    names = (run_a.model, run_b.model)
+    if run_a.model == run_b.model:
+        names = (f"{run_a.model}#{run_a.id[-6:]}", f"{run_b.model}#{run_b.id[-6:]}")
+    sample_a = store.get_sample(run_a.id, sample_id, epoch)
+    sample_b = store.get_sample(run_b.id, sample_id, epoch)
+
+    def length(sample: Any) -> int | None:
+        return None if sample is None or sample.output is None else len(sample.output)
+
+    return BattleRecord(
+        arena=run_a.task_name, prompt_id=sample_id, model_a=names[0], model_b=names[1],
+        outcome=preference, decided_by="human",
+        category=None if sample_a is None else sample_a.category,
+        run_a=run_a.id, run_b=run_b.id, labeller=labeller, len_a=length(sample_a),
+        len_b=length(sample_b), source="viewer",
+        key=None if label_id is None else battle_key("viewer label", label_id),
+    )
 
 
 def add_label_routes(app: FastAPI, templates: Jinja2Templates) -> None:
@@ -204,9 +230,11 @@ def add_label_routes(app: FastAPI, templates: Jinja2Templates) -> None:
         else:
             left_a = left_is_a(request, run_a.id, run_b.id, sample_id, epoch)
             preference = "a" if (choice == "left") == left_a else "b"
-        store.add_label(LabelRecord(
+        label = store.add_label(LabelRecord(
             run_id=run_a.id, sample_id=sample_id, epoch=epoch, kind="pairwise", labeller=name,
             created_at=datetime.now(UTC), other_run_id=run_b.id, preference=preference,
         ))
+        add_battles(store, [_vote_battle(store, run_a, run_b, sample_id, epoch, name,
+                                         preference, label.id)])
         query = urlencode({"a": a, "b": b, "labeller": name})
         return RedirectResponse(f"/label/pairwise?{query}", status_code=303)

@@ -37,6 +37,7 @@
       if (event.key === "1") { submitVote("left"); }
       else if (event.key === "2") { submitVote("right"); }
       else if (event.key === "t") { submitVote("tie"); }
+      else if (event.key === "b") { submitVote("bad"); }
     }
   });
 }());
