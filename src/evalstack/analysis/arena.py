@@ -178,7 +178,8 @@ def _assemble(fit: BradleyTerry, plain: BradleyTerry, rows: Sequence[BattleRecor
     order = names
     win_rate = {order[i]: {order[j]: float(matrix[i, j]) for j in range(len(order)) if i != j}
                 for i in range(len(order))}
-    separated = len(table) >= 2 and table[0].rank_high == 1
+    separated = (len(table) >= 2 and table[0].rank_high == 1
+                 and all(r.rank_low > 1 for r in table[1:]))
     n_prompts = len({r.prompt_id for r in rows})
     if len(table) < 2:
         verdict = "Only one contestant has decided battles: there is nothing to rank."
